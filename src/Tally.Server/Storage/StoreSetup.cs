@@ -1,0 +1,59 @@
+using Microsoft.Extensions.Options;
+using Tally.Events;
+using Tally.Server.Events;
+using Tally.Storage;
+using Tally.Tenants;
+
+namespace Tally.Server.Storage;
+
+public static class StoreSetup
+{
+    /// <summary>The store, the write queue and the worker: SQLite in TALLY_DATA_DIR unless ConnectionStrings:Postgres is set.</summary>
+    public static void AddTallyStore(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<TallyOptions>().Bind(builder.Configuration.GetSection("Tally")).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.TryAddClock();
+        builder.Services.AddSingleton(sp => Open(builder.Configuration, sp.GetRequiredService<IOptions<TallyOptions>>().Value));
+        builder.Services.AddSingleton(sp => new WriteQueue(
+            sp.GetRequiredService<Database>(), sp.GetRequiredService<ILogger<WriteQueue>>(), sp.GetRequiredService<IOptions<TallyOptions>>().Value.Writers));
+        builder.Services.AddSingleton<Tally.Tenants.TenantDirectory>();
+        builder.Services.AddSingleton<EventProcessor>();
+        builder.Services.AddSingleton<EventSignal>();
+        if (builder.Configuration.GetValue("Tally:RunWorker", true)) builder.Services.AddHostedService<EventWorker>();
+    }
+
+    private static void TryAddClock(this IServiceCollection services)
+    {
+        if (services.All(d => d.ServiceType != typeof(TimeProvider))) services.AddSingleton(TimeProvider.System);
+    }
+
+    public static Database Open(IConfiguration configuration, TallyOptions options)
+    {
+        var postgres = configuration.GetConnectionString("Postgres");
+        if (!string.IsNullOrWhiteSpace(postgres)) return Database.Postgres(postgres);
+        var dir = configuration["TALLY_DATA_DIR"] is { Length: > 0 } fromEnv ? fromEnv : options.DataDir;
+        return Database.Sqlite(dir);
+    }
+
+    /// <summary>Migrates the schema and, on a first start, creates the default tenant with its admin key.</summary>
+    public static async Task PrepareStoreAsync(this WebApplication app)
+    {
+        var db = app.Services.GetRequiredService<Database>();
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Tally.Store");
+        await Migrations.MigrateAsync(db, logger, app.Lifetime.ApplicationStopping);
+        var tenants = app.Services.GetRequiredService<Tally.Tenants.TenantDirectory>();
+        if (await tenants.AnyAsync(app.Lifetime.ApplicationStopping)) return;
+
+        var bootstrap = app.Configuration["TALLY_BOOTSTRAP_API_KEY"];
+        var key = await tenants.CreateTenantAsync("default", KeyRole.Admin, string.IsNullOrWhiteSpace(bootstrap) ? null : bootstrap.Trim(), false, app.Lifetime.ApplicationStopping);
+        if (string.IsNullOrWhiteSpace(bootstrap))
+        {
+            // Printed once, on the console only: it is stored hashed and cannot be shown again.
+            Console.WriteLine($"Created the default tenant {key.TenantId}. Its admin API key (shown once): {key.ApiKey}");
+        }
+        else
+        {
+            logger.LogInformation("Created the default tenant {TenantId} with the bootstrap API key", key.TenantId);
+        }
+    }
+}

@@ -1,0 +1,29 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Tally.Server;
+
+/// <summary>Server settings (section "Tally"), with defaults that need no configuration at all.</summary>
+public sealed class TallyOptions
+{
+    /// <summary>Where the embedded store lives; TALLY_DATA_DIR overrides it.</summary>
+    public string DataDir { get; set; } = "./data";
+
+    /// <summary>The largest request body accepted (413 above it).</summary>
+    [Range(1024, 64 * 1024 * 1024)]
+    public int MaxBodyBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>Events the worker processes per transaction.</summary>
+    [Range(1, 10_000)]
+    public int WorkerBatchSize { get; set; } = 256;
+
+    /// <summary>How often the worker looks for work nobody told it about (other nodes, restarts).</summary>
+    [Range(typeof(TimeSpan), "00:00:00.010", "00:10:00")]
+    public TimeSpan WorkerPollInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Writer connections of the group-commit queue; 0 picks 1 on SQLite and 4 on PostgreSQL.</summary>
+    [Range(0, 64)]
+    public int Writers { get; set; }
+
+    /// <summary>Run the event worker in this process (turn off for API-only nodes).</summary>
+    public bool RunWorker { get; set; } = true;
+}

@@ -1,0 +1,156 @@
+using System.Data.Common;
+using System.Text.Json;
+using Tally.Customers;
+using Tally.Storage;
+
+namespace Tally.Events;
+
+/// <summary>An event as it is about to be stored (the payload is the body exactly as received).</summary>
+public sealed record NewEvent(Guid TenantId, Guid EventId, Guid CustomerId, EventType Type, string? NameSpace, string Payload, DateTimeOffset ReceivedAt);
+
+/// <summary>The answer to an ingested event; IsExisting when the eventId had been seen before.</summary>
+public sealed record IngestedEvent(Guid EventId, Guid CustomerId, EventType Type, bool IsExisting, string? Result);
+
+public enum RedemptionRefusal
+{
+    None,
+    InsufficientPoints,
+    AccountLocked,
+}
+
+/// <summary>The synchronous half of a redemption: accepted with its balances, or refused (and nothing stored).</summary>
+public sealed record RedemptionAnswer(IngestedEvent? Accepted, long StartingBalance, long PendingBalance, RedemptionRefusal Refusal);
+
+/// <summary>The balances a redemption promised when it was accepted; kept so a replay answers the same.</summary>
+public sealed record RedemptionResult(long StartingBalance, long PendingBalance);
+
+public sealed record StoredEvent(
+    long Seq,
+    Guid TenantId,
+    Guid EventId,
+    Guid CustomerId,
+    EventType Type,
+    string? NameSpace,
+    DateTimeOffset ReceivedAt,
+    string Status,
+    string? Error,
+    string Payload,
+    DateTimeOffset? ProcessedAt);
+
+public static class EventStatus
+{
+    public const string Pending = "pending";
+    public const string Processed = "processed";
+    public const string Failed = "failed";
+}
+
+public static class EventData
+{
+    internal const string Columns = "seq, event_id, customer_id, type, name_space, received_at, status, error, payload, processed_at, tenant_id";
+
+    public static string Name(EventType type) => type switch
+    {
+        EventType.Action => "action",
+        EventType.Order => "order",
+        EventType.Transaction => "transaction",
+        EventType.Basket => "basket",
+        EventType.Redemption => "redemption",
+        EventType.Calendar => "calendar",
+        _ => throw new ArgumentOutOfRangeException(nameof(type)),
+    };
+
+    public static EventType Parse(string name) => name switch
+    {
+        "action" => EventType.Action,
+        "order" => EventType.Order,
+        "transaction" => EventType.Transaction,
+        "basket" => EventType.Basket,
+        "redemption" => EventType.Redemption,
+        "calendar" => EventType.Calendar,
+        _ => throw new ArgumentOutOfRangeException(nameof(name), name, "unknown event type"),
+    };
+
+    /// <summary>Stores an event for asynchronous processing, once per eventId; creates its customer if new.</summary>
+    public static async Task<IngestedEvent> IngestAsync(DbConnection c, DbTransaction tx, NewEvent e, CancellationToken ct)
+    {
+        await CustomerData.EnsureAsync(c, tx, e.TenantId, e.CustomerId, e.ReceivedAt, ct);
+        return await InsertAsync(c, tx, e, null, ct) ? new IngestedEvent(e.EventId, e.CustomerId, e.Type, false, null) : await ExistingAsync(c, tx, e, ct);
+    }
+
+    /// <summary>
+    /// Accepts a redemption if the account is open and holds enough points not already promised to earlier
+    /// redemptions, and promises them (reserved_points) in the same transaction. The customer row is locked
+    /// first, so racing redemptions are decided one after the other and can never overdraw.
+    /// </summary>
+    public static async Task<RedemptionAnswer> AcceptRedemptionAsync(Database db, DbConnection c, DbTransaction tx, NewEvent e, long quantity, CancellationToken ct)
+    {
+        var customer = await CustomerData.GetAsync(c, tx, e.TenantId, e.CustomerId, ct, db.ForUpdate);
+        var existing = await FindAsync(c, tx, e.TenantId, e.EventId, ct);
+        if (existing is { } found) return Replay(found);
+
+        var available = customer is null ? 0 : customer.PointsBalance - customer.ReservedPoints;
+        if (customer is { IsAccountLocked: true }) return new RedemptionAnswer(null, available, available, RedemptionRefusal.AccountLocked);
+        if (available < quantity) return new RedemptionAnswer(null, available, available, RedemptionRefusal.InsufficientPoints);
+
+        var result = new RedemptionResult(available, available - quantity);
+        if (!await InsertAsync(c, tx, e, JsonSerializer.Serialize(result, TallyJson.Options), ct))
+        {
+            // Same eventId raced in under another customer: the first one stands.
+            return Replay((await FindAsync(c, tx, e.TenantId, e.EventId, ct))!.Value);
+        }
+
+        await using var reserve = c.Command("UPDATE customers SET reserved_points = reserved_points + @q WHERE tenant_id = @t AND customer_id = @c", tx);
+        await reserve.With("@q", quantity).With("@t", e.TenantId).With("@c", e.CustomerId).ExecuteNonQueryAsync(ct);
+        return new RedemptionAnswer(new IngestedEvent(e.EventId, e.CustomerId, e.Type, false, null), result.StartingBalance, result.PendingBalance, RedemptionRefusal.None);
+
+        static RedemptionAnswer Replay((StoredEvent Event, string? Result) existing)
+        {
+            var original = existing.Result is null ? null : JsonSerializer.Deserialize<RedemptionResult>(existing.Result, TallyJson.Options);
+            return new RedemptionAnswer(
+                new IngestedEvent(existing.Event.EventId, existing.Event.CustomerId, existing.Event.Type, true, existing.Result),
+                original?.StartingBalance ?? 0, original?.PendingBalance ?? 0, RedemptionRefusal.None);
+        }
+    }
+
+    private static async Task<bool> InsertAsync(DbConnection c, DbTransaction tx, NewEvent e, string? result, CancellationToken ct)
+    {
+        await using var cmd = c.Command(
+            """
+            INSERT INTO events (tenant_id, event_id, customer_id, type, name_space, payload, received_at, status, result)
+            VALUES (@t, @e, @c, @type, @ns, @payload, @at, 'pending', @result)
+            ON CONFLICT (tenant_id, event_id) DO NOTHING
+            """, tx);
+        return await cmd.With("@t", e.TenantId).With("@e", e.EventId).With("@c", e.CustomerId).With("@type", Name(e.Type))
+            .With("@ns", e.NameSpace).With("@payload", e.Payload).With("@at", e.ReceivedAt).With("@result", result)
+            .ExecuteNonQueryAsync(ct) > 0;
+    }
+
+    private static async Task<IngestedEvent> ExistingAsync(DbConnection c, DbTransaction tx, NewEvent e, CancellationToken ct)
+    {
+        var (existing, result) = (await FindAsync(c, tx, e.TenantId, e.EventId, ct))!.Value;
+        return new IngestedEvent(existing.EventId, existing.CustomerId, existing.Type, true, result);
+    }
+
+    public static async Task<(StoredEvent Event, string? Result)?> FindAsync(DbConnection c, DbTransaction? tx, Guid tenantId, Guid eventId, CancellationToken ct)
+    {
+        await using var cmd = c.Command($"SELECT {Columns}, result FROM events WHERE tenant_id = @t AND event_id = @e", tx);
+        await using var r = await cmd.With("@t", tenantId).With("@e", eventId).ExecuteReaderAsync(ct);
+        return await r.ReadAsync(ct) ? (Read(r), r.GetStringOrNull(11)) : null;
+    }
+
+    /// <summary>A customer's events, newest first; the cursor is the position of the last one shown.</summary>
+    public static async Task<Page<StoredEvent>> ListAsync(DbConnection c, Guid tenantId, Guid customerId, int limit, long? before, CancellationToken ct)
+    {
+        await using var cmd = c.Command(
+            $"SELECT {Columns} FROM events WHERE tenant_id = @t AND customer_id = @c AND seq < @before ORDER BY seq DESC LIMIT @n");
+        await using var r = await cmd.With("@t", tenantId).With("@c", customerId).With("@before", before ?? long.MaxValue).With("@n", limit + 1)
+            .ExecuteReaderAsync(ct);
+        var items = new List<StoredEvent>();
+        while (await r.ReadAsync(ct)) items.Add(Read(r));
+        return Page<StoredEvent>.Of(items, limit, e => e.Seq);
+    }
+
+    internal static StoredEvent Read(DbDataReader r) => new(
+        r.GetInt64(0), r.GetGuidValue(10), r.GetGuidValue(1), r.GetGuidValue(2), Parse(r.GetString(3)), r.GetStringOrNull(4), r.GetInstant(5),
+        r.GetString(6), r.GetStringOrNull(7), r.GetString(8), r.GetInstantOrNull(9));
+}

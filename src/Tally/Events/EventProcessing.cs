@@ -1,0 +1,139 @@
+using System.Data.Common;
+using System.Text.Json;
+using Tally.Customers;
+using Tally.Ledger;
+using Tally.Storage;
+
+namespace Tally.Events;
+
+/// <summary>What one event's processing may use: the open transaction it must write in, and the time.</summary>
+public sealed record ProcessingContext(Database Db, DbConnection Connection, DbTransaction Tx, DateTimeOffset Now);
+
+/// <summary>Tells the worker which event was being processed when a batch threw, so that event alone is failed.</summary>
+public sealed class ProcessingCursor
+{
+    public long? Current { get; set; }
+}
+
+/// <summary>
+/// Turns one stored event into its effects, inside the transaction that marks it processed: so an event's
+/// effects and its status commit together, and a crash replays the event from scratch with no effect twice.
+/// The rule engine plugs in here.
+/// </summary>
+public sealed class EventProcessor
+{
+    public async Task ProcessAsync(ProcessingContext ctx, StoredEvent e, CancellationToken ct)
+    {
+        switch (e.Type)
+        {
+            case EventType.Redemption:
+                await ApplyRedemptionAsync(ctx, e, ct);
+                break;
+            default:
+                // Action, order, transaction and calendar events are assessed against rules here.
+                break;
+        }
+    }
+
+    private static async Task ApplyRedemptionAsync(ProcessingContext ctx, StoredEvent e, CancellationToken ct)
+    {
+        var body = JsonSerializer.Deserialize<RedemptionEvent>(e.Payload, TallyJson.Options)!;
+        var quantity = body.Redemption!.Quantity!.Value;
+        var tenantId = e.TenantId;
+        await CustomerData.GetAsync(ctx.Connection, ctx.Tx, tenantId, e.CustomerId, ct, ctx.Db.ForUpdate);
+        await LedgerData.PostAsync(ctx.Connection, ctx.Tx, tenantId, e.CustomerId,
+            new Posting("redeem", -quantity, EventId: e.EventId, IdempotencyKey: $"redeem:{e.EventId}",
+                Reference: body.Redemption.ExternalReference ?? body.Reference, ReservedDelta: -quantity),
+            ctx.Now, ct);
+    }
+
+}
+
+public static class EventProcessing
+{
+    /// <summary>
+    /// Processes up to <paramref name="limit"/> pending events in arrival order and returns how many.
+    /// On PostgreSQL several nodes may run this at once: events are claimed with SKIP LOCKED, then each
+    /// customer's row is locked too, and a customer is skipped if another node holds an earlier event of
+    /// theirs, so one customer's events are always applied in order.
+    /// </summary>
+    public static async Task<int> ProcessPendingAsync(
+        Database db, DbConnection c, DbTransaction tx, EventProcessor processor, int limit, DateTimeOffset now, ProcessingCursor cursor, CancellationToken ct)
+    {
+        var claimed = new List<(StoredEvent Event, Guid TenantId)>();
+        await using (var cmd = c.Command($"SELECT {EventData.Columns} FROM events WHERE status = 'pending' ORDER BY seq LIMIT @n{db.ForUpdateSkipLocked}", tx))
+        {
+            await using var r = await cmd.With("@n", limit).ExecuteReaderAsync(ct);
+            while (await r.ReadAsync(ct)) claimed.Add((EventData.Read(r), r.GetGuidValue(10)));
+        }
+
+        if (claimed.Count == 0) return 0;
+        if (db.Kind == StoreKind.Postgres) claimed = await KeepCustomersWeOwnAsync(c, tx, claimed, ct);
+
+        var ctx = new ProcessingContext(db, c, tx, now);
+        await using var done = c.Command("UPDATE events SET status = 'processed', processed_at = @now, error = NULL WHERE seq = @s", tx);
+        var seqParam = done.With("@now", now).With("@s", 0L).Parameters["@s"];
+        foreach (var (e, _) in claimed)
+        {
+            cursor.Current = e.Seq;
+            await processor.ProcessAsync(ctx, e, ct);
+            seqParam.Value = e.Seq;
+            await done.ExecuteNonQueryAsync(ct);
+        }
+
+        cursor.Current = null;
+        return claimed.Count;
+    }
+
+    private static async Task<List<(StoredEvent Event, Guid TenantId)>> KeepCustomersWeOwnAsync(
+        DbConnection c, DbTransaction tx, List<(StoredEvent Event, Guid TenantId)> claimed, CancellationToken ct)
+    {
+        var customers = claimed.Select(x => (x.TenantId, x.Event.CustomerId)).Distinct().ToArray();
+        var tenants = customers.Select(x => x.TenantId).ToArray();
+        var ids = customers.Select(x => x.CustomerId).ToArray();
+        var owned = new HashSet<(Guid, Guid)>();
+        await using (var lockCmd = c.Command(
+            """
+            SELECT c.tenant_id, c.customer_id FROM customers c
+            JOIN unnest(@ts, @cs) AS k(tenant_id, customer_id) ON c.tenant_id = k.tenant_id AND c.customer_id = k.customer_id
+            FOR UPDATE OF c SKIP LOCKED
+            """, tx))
+        {
+            await using var r = await lockCmd.With("@ts", tenants).With("@cs", ids).ExecuteReaderAsync(ct);
+            while (await r.ReadAsync(ct)) owned.Add((r.GetGuid(0), r.GetGuid(1)));
+        }
+
+        var firstPending = new Dictionary<(Guid, Guid), long>();
+        await using (var minCmd = c.Command(
+            """
+            SELECT e.tenant_id, e.customer_id, MIN(e.seq) FROM events e
+            JOIN unnest(@ts, @cs) AS k(tenant_id, customer_id) ON e.tenant_id = k.tenant_id AND e.customer_id = k.customer_id
+            WHERE e.status = 'pending' GROUP BY e.tenant_id, e.customer_id
+            """, tx))
+        {
+            await using var r = await minCmd.With("@ts", tenants).With("@cs", ids).ExecuteReaderAsync(ct);
+            while (await r.ReadAsync(ct)) firstPending[(r.GetGuid(0), r.GetGuid(1))] = r.GetInt64(2);
+        }
+
+        var firstClaimed = new Dictionary<(Guid, Guid), long>();
+        foreach (var (e, t) in claimed) firstClaimed.TryAdd((t, e.CustomerId), e.Seq);
+        return claimed.Where(x =>
+        {
+            var key = (x.TenantId, x.Event.CustomerId);
+            return owned.Contains(key) && firstPending.TryGetValue(key, out var first) && first == firstClaimed[key];
+        }).ToList();
+    }
+
+    public static async Task MarkFailedAsync(DbConnection c, DbTransaction tx, long seq, string error, DateTimeOffset now, CancellationToken ct)
+    {
+        await using var cmd = c.Command("UPDATE events SET status = 'failed', error = @err, processed_at = @now WHERE seq = @s AND status = 'pending'", tx);
+        await cmd.With("@err", error).With("@now", now).With("@s", seq).ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>How many events wait to be processed (the queue depth).</summary>
+    public static async Task<long> PendingCountAsync(DbConnection c, CancellationToken ct)
+    {
+        await using var cmd = c.Command("SELECT COUNT(*) FROM events WHERE status = 'pending'");
+        return Convert.ToInt64(await cmd.ExecuteScalarAsync(ct), System.Globalization.CultureInfo.InvariantCulture);
+    }
+}

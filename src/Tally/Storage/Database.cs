@@ -1,0 +1,87 @@
+using System.Data.Common;
+using Microsoft.Data.Sqlite;
+using Npgsql;
+
+namespace Tally.Storage;
+
+public enum StoreKind
+{
+    Sqlite,
+    Postgres,
+}
+
+/// <summary>
+/// The store: which engine, how to open a connection, and the few SQL words that differ between them.
+/// All SQL is written once, in the subset both engines understand (ON CONFLICT, RETURNING, partial indexes).
+/// </summary>
+public sealed class Database : IAsyncDisposable
+{
+    private readonly string connectionString;
+    private readonly NpgsqlDataSource? dataSource;
+
+    private Database(StoreKind kind, string connectionString, string description)
+    {
+        Kind = kind;
+        this.connectionString = connectionString;
+        Description = description;
+        if (kind == StoreKind.Postgres) dataSource = NpgsqlDataSource.Create(connectionString);
+    }
+
+    public StoreKind Kind { get; }
+
+    /// <summary>Where the data lives, for the start-up log (no secrets).</summary>
+    public string Description { get; }
+
+    /// <summary>" FOR UPDATE" on PostgreSQL; SQLite has one writer, so rows need no lock.</summary>
+    public string ForUpdate => Kind == StoreKind.Postgres ? " FOR UPDATE" : "";
+
+    /// <summary>" FOR UPDATE SKIP LOCKED" on PostgreSQL, so that several nodes share a queue.</summary>
+    public string ForUpdateSkipLocked => Kind == StoreKind.Postgres ? " FOR UPDATE SKIP LOCKED" : "";
+
+    public static Database Sqlite(string dataDirectory)
+    {
+        Directory.CreateDirectory(dataDirectory);
+        var path = Path.GetFullPath(Path.Combine(dataDirectory, "tally.db"));
+        var cs = new SqliteConnectionStringBuilder
+        {
+            DataSource = path,
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Cache = SqliteCacheMode.Private,
+            Pooling = true,
+            DefaultTimeout = 30,
+        }.ToString();
+        return new Database(StoreKind.Sqlite, cs, $"sqlite:{path}");
+    }
+
+    public static Database Postgres(string connectionString)
+    {
+        var b = new NpgsqlConnectionStringBuilder(connectionString);
+        return new Database(StoreKind.Postgres, connectionString, $"postgres:{b.Host}:{b.Port}/{b.Database}");
+    }
+
+    public async Task<DbConnection> OpenAsync(CancellationToken ct)
+    {
+        if (dataSource is not null) return await dataSource.OpenConnectionAsync(ct);
+        var c = new SqliteConnection(connectionString);
+        await c.OpenAsync(ct);
+        using var cmd = c.CreateCommand();
+        // FULL: a commit has reached the disk before we answer 200. busy_timeout: readers and the
+        // single writer may briefly meet on the WAL checkpoint.
+        cmd.CommandText = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=30000; PRAGMA foreign_keys=ON;";
+        await cmd.ExecuteNonQueryAsync(ct);
+        return c;
+    }
+
+    /// <summary>Runs a read on a pooled connection (never inside the write queue).</summary>
+    public async Task<T> ReadAsync<T>(Func<DbConnection, Task<T>> read, CancellationToken ct)
+    {
+        await using var c = await OpenAsync(ct);
+        return await read(c);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (dataSource is not null) await dataSource.DisposeAsync();
+        else SqliteConnection.ClearAllPools();
+    }
+}

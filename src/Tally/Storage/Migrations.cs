@@ -1,0 +1,162 @@
+using System.Data.Common;
+using Microsoft.Extensions.Logging;
+
+namespace Tally.Storage;
+
+/// <summary>
+/// The schema, as numbered steps that upgrade an existing database in place. A step is never edited once
+/// released: a change is a new step. Types are written as tokens so one text serves both engines:
+/// {id} uuid, {seq} an auto-increment primary key, {bool}, {money} exact decimal, {json} a JSON document.
+/// Every table carries tenant_id first, so the data can later be distributed by tenant and customer.
+/// </summary>
+public static class Migrations
+{
+    private static readonly (int Version, string Name, string Sql)[] Steps =
+    [
+        (1, "tenants, keys, customers, events, ledger",
+        """
+        CREATE TABLE tenants (
+            tenant_id {id} PRIMARY KEY,
+            name TEXT NOT NULL,
+            created_at BIGINT NOT NULL
+        );
+        CREATE TABLE api_keys (
+            key_id {id} PRIMARY KEY,
+            tenant_id {id} NOT NULL REFERENCES tenants(tenant_id),
+            key_hash TEXT NOT NULL UNIQUE,
+            secret_hash TEXT NULL,
+            role TEXT NOT NULL,
+            name TEXT NULL,
+            created_at BIGINT NOT NULL,
+            revoked_at BIGINT NULL
+        );
+        CREATE TABLE customers (
+            tenant_id {id} NOT NULL,
+            customer_id {id} NOT NULL,
+            first_name TEXT NULL,
+            last_name TEXT NULL,
+            display_name TEXT NULL,
+            email_address TEXT NULL,
+            email_key TEXT NULL,
+            mobile_number TEXT NULL,
+            contact_phone TEXT NULL,
+            optin_sms {bool} NOT NULL DEFAULT {false},
+            optin_email {bool} NOT NULL DEFAULT {false},
+            accept_terms {bool} NOT NULL DEFAULT {false},
+            date_of_birth TEXT NULL,
+            external_reference TEXT NULL,
+            external_status TEXT NULL,
+            is_locked {bool} NOT NULL DEFAULT {false},
+            attributes {json} NULL,
+            created_at BIGINT NOT NULL,
+            changed_at BIGINT NOT NULL,
+            points_balance BIGINT NOT NULL DEFAULT 0,
+            pending_points BIGINT NOT NULL DEFAULT 0,
+            reserved_points BIGINT NOT NULL DEFAULT 0,
+            lifetime_earned BIGINT NOT NULL DEFAULT 0,
+            lifetime_redeemed BIGINT NOT NULL DEFAULT 0,
+            tier TEXT NULL,
+            PRIMARY KEY (tenant_id, customer_id)
+        );
+        CREATE UNIQUE INDEX customers_email ON customers (tenant_id, email_key) WHERE email_key IS NOT NULL;
+        CREATE UNIQUE INDEX customers_external_reference ON customers (tenant_id, external_reference) WHERE external_reference IS NOT NULL;
+        CREATE TABLE events (
+            seq {seq},
+            tenant_id {id} NOT NULL,
+            event_id {id} NOT NULL,
+            customer_id {id} NOT NULL,
+            type TEXT NOT NULL,
+            name_space TEXT NULL,
+            payload {json} NOT NULL,
+            received_at BIGINT NOT NULL,
+            status TEXT NOT NULL,
+            error TEXT NULL,
+            result {json} NULL,
+            processed_at BIGINT NULL
+        );
+        CREATE UNIQUE INDEX events_event_id ON events (tenant_id, event_id);
+        CREATE INDEX events_customer ON events (tenant_id, customer_id, seq);
+        CREATE INDEX events_pending ON events (seq) WHERE status = 'pending';
+        CREATE TABLE ledger_entries (
+            entry_id {seq},
+            tenant_id {id} NOT NULL,
+            customer_id {id} NOT NULL,
+            ledger TEXT NOT NULL,
+            type TEXT NOT NULL,
+            points BIGINT NOT NULL,
+            balance_after BIGINT NOT NULL,
+            event_id {id} NULL,
+            idempotency_key TEXT NULL,
+            reason TEXT NULL,
+            reference TEXT NULL,
+            rule_id {id} NULL,
+            rule_version INTEGER NULL,
+            created_at BIGINT NOT NULL
+        );
+        CREATE UNIQUE INDEX ledger_entries_idempotency ON ledger_entries (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
+        CREATE INDEX ledger_entries_customer ON ledger_entries (tenant_id, customer_id, entry_id);
+        """),
+    ];
+
+    public static int Latest => Steps[^1].Version;
+
+    /// <summary>Brings the schema up to date. Safe to call from several processes at once.</summary>
+    public static async Task MigrateAsync(Database db, ILogger logger, CancellationToken ct)
+    {
+        await using var c = await db.OpenAsync(ct);
+        await using var tx = await c.BeginTransactionAsync(ct);
+        if (db.Kind == StoreKind.Postgres)
+        {
+            // Two nodes starting together: the second waits here, then finds nothing to do.
+            await using var lockCmd = c.Command("SELECT pg_advisory_xact_lock(727274)", tx);
+            await lockCmd.ExecuteNonQueryAsync(ct);
+        }
+
+        await using (var create = c.Command(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)", tx))
+        {
+            await create.ExecuteNonQueryAsync(ct);
+        }
+
+        var current = await CurrentVersionAsync(c, tx, ct);
+        foreach (var (version, name, sql) in Steps)
+        {
+            if (version <= current) continue;
+            await using (var step = c.Command(Translate(sql, db.Kind), tx))
+            {
+                await step.ExecuteNonQueryAsync(ct);
+            }
+
+            await using (var record = c.Command("INSERT INTO schema_migrations (version, name, applied_at) VALUES (@v, @n, @t)", tx))
+            {
+                await record.With("@v", version).With("@n", name).With("@t", DateTimeOffset.UtcNow).ExecuteNonQueryAsync(ct);
+            }
+
+            logger.LogInformation("Schema migrated to version {Version}: {Name}", version, name);
+        }
+
+        await tx.CommitAsync(ct);
+    }
+
+    public static async Task<int> CurrentVersionAsync(DbConnection c, DbTransaction? tx, CancellationToken ct)
+    {
+        await using var cmd = c.Command("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", tx);
+        return Convert.ToInt32(await cmd.ExecuteScalarAsync(ct), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    internal static string Translate(string sql, StoreKind kind) => kind == StoreKind.Sqlite
+        ? sql.Replace("{id}", "TEXT", StringComparison.Ordinal)
+            .Replace("{seq}", "INTEGER PRIMARY KEY AUTOINCREMENT", StringComparison.Ordinal)
+            .Replace("{bool}", "INTEGER", StringComparison.Ordinal)
+            .Replace("{false}", "0", StringComparison.Ordinal)
+            .Replace("{true}", "1", StringComparison.Ordinal)
+            .Replace("{money}", "TEXT", StringComparison.Ordinal)
+            .Replace("{json}", "TEXT", StringComparison.Ordinal)
+        : sql.Replace("{id}", "uuid", StringComparison.Ordinal)
+            .Replace("{seq}", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY", StringComparison.Ordinal)
+            .Replace("{bool}", "BOOLEAN", StringComparison.Ordinal)
+            .Replace("{false}", "FALSE", StringComparison.Ordinal)
+            .Replace("{true}", "TRUE", StringComparison.Ordinal)
+            .Replace("{money}", "NUMERIC", StringComparison.Ordinal)
+            .Replace("{json}", "TEXT", StringComparison.Ordinal);
+}

@@ -1,0 +1,106 @@
+using System.Net;
+using System.Text;
+using Tally.Tests.Infrastructure;
+
+namespace Tally.Tests.Events;
+
+public sealed class BadInputOnSqlite(SqliteApp app) : BadInputTests<SqliteApp>(app);
+
+public sealed class BadInputOnPostgres(PostgresApp app) : BadInputTests<PostgresApp>(app);
+
+/// <summary>Every rejected request answers a 4xx problem with a code, and leaves nothing behind.</summary>
+public abstract class BadInputTests<TApp>(TApp app) : IClassFixture<TApp>
+    where TApp : TallyApp
+{
+    private static readonly Guid Customer = Guid.Parse("7d1f5a0e-0000-4000-8000-000000000001");
+    private static readonly Guid Event = Guid.Parse("7d1f5a0e-0000-4000-8000-0000000000e1");
+
+    private readonly HttpClient api = app.Api();
+
+    public static TheoryData<string, string, string, string?> Cases => new()
+    {
+        { "actions", "{\"customerId\": \"" + Customer + "\", \"eventId\": \"" + Event + "\", \"action\": {", "malformed_json", null },
+        { "actions", "{\"customerId\": \"" + Customer + "\", \"eventId\": \"" + Event + "\", \"action\": {\"count\": \"many\"}}", "validation_failed", "$.action.count" },
+        { "orders", "{\"customerId\": \"" + Customer + "\", \"eventId\": \"" + Event + "\", \"order\": {\"total\": true}}", "validation_failed", "$.order.total" },
+        { "orders", "{\"customerId\": \"" + Customer + "\", \"eventId\": \"" + Event + "\"}", "validation_failed", "$.order" },
+        { "actions", "{\"customerId\": \"not-a-uuid\", \"eventId\": \"" + Event + "\"}", "validation_failed", "$.customerId" },
+        { "actions", "{\"eventId\": \"" + Event + "\"}", "validation_failed", "$.customerId" },
+        { "transactions", "{\"customerId\": \"" + Customer + "\", \"eventId\": \"string\", \"transaction\": {\"total\": 1}}", "validation_failed", "$.eventId" },
+        { "transactions", "{\"customerId\": \"" + Customer + "\", \"eventId\": \"" + Event + "\", \"transaction\": {\"total\": 1e999}}", "validation_failed", "$.transaction.total" },
+        { "redemptions", "{\"customerId\": \"" + Customer + "\", \"eventId\": \"" + Event + "\", \"redemption\": {\"quantity\": 0}}", "validation_failed", "$.redemption.quantity" },
+        { "redemptions", "{\"customerId\": \"" + Customer + "\", \"eventId\": \"" + Event + "\", \"redemption\": {\"quantity\": 1.5}}", "validation_failed", "$.redemption.quantity" },
+        { "basket", "{\"customerId\": \"" + Customer + "\", \"eventId\": \"" + Event + "\", \"basket\": []}", "validation_failed", "$.basket" },
+        { "actions", "[1, 2, 3]", "validation_failed", "$" },
+        { "actions", "", "malformed_json", "$" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public async Task A_bad_event_is_a_400_problem_naming_the_path_and_stores_nothing(string endpoint, string body, string code, string? path)
+    {
+        var (status, problem) = await api.PostJson($"/api/v1/events/{endpoint}", body);
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal(code, (string?)problem!["code"]);
+        if (path is not null) Assert.Contains(problem["errors"]!.AsArray(), e => (string?)e!["path"] == path);
+        await AssertNothingStored();
+    }
+
+    [Fact]
+    public async Task A_body_over_the_limit_is_a_413_problem_and_stores_nothing()
+    {
+        var padding = new string('x', 70_000);
+        var (status, problem) = await api.PostJson("/api/v1/events/actions", new { customerId = Customer, eventId = Event, reference = padding });
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, status);
+        Assert.Equal("payload_too_large", (string?)problem!["code"]);
+        await AssertNothingStored();
+    }
+
+    [Fact]
+    public async Task A_body_that_is_not_json_is_a_415_problem_and_stores_nothing()
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/events/actions")
+        {
+            Content = new StringContent($"{{\"customerId\": \"{Customer}\", \"eventId\": \"{Event}\"}}", Encoding.UTF8, "text/plain"),
+        };
+        var (status, problem) = await api.SendRequest(request);
+
+        Assert.Equal(HttpStatusCode.UnsupportedMediaType, status);
+        Assert.Equal("unsupported_media_type", (string?)problem!["code"]);
+        await AssertNothingStored();
+    }
+
+    [Theory]
+    [InlineData("/api/v1/customers/" + "7d1f5a0e-0000-4000-8000-00000000dead")]
+    [InlineData("/api/v1/customers/" + "7d1f5a0e-0000-4000-8000-00000000dead/ledger")]
+    [InlineData("/api/v1/customers/" + "7d1f5a0e-0000-4000-8000-00000000dead/events")]
+    [InlineData("/api/v1/events/" + "7d1f5a0e-0000-4000-8000-00000000dead")]
+    [InlineData("/api/v1/no-such-thing")]
+    public async Task An_unknown_resource_is_a_404_problem(string path)
+    {
+        var (status, problem) = await api.GetJson(path);
+
+        Assert.Equal(HttpStatusCode.NotFound, status);
+        Assert.Equal("not_found", (string?)problem!["code"]);
+    }
+
+    [Theory]
+    [InlineData("/api/v1/customers/42")]
+    [InlineData("/api/v1/events/not-a-uuid")]
+    [InlineData("/api/v1/customers/7d1f5a0e-0000-4000-8000-000000000001/ledger?limit=0")]
+    [InlineData("/api/v1/customers/7d1f5a0e-0000-4000-8000-000000000001/ledger?cursor=abc")]
+    public async Task A_malformed_id_or_paging_parameter_is_a_400_problem(string path)
+    {
+        var (status, problem) = await api.GetJson(path);
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal("validation_failed", (string?)problem!["code"]);
+    }
+
+    private async Task AssertNothingStored()
+    {
+        Assert.Equal(HttpStatusCode.NotFound, (await api.GetJson($"/api/v1/events/{Event}")).Status);
+        Assert.Equal(HttpStatusCode.NotFound, (await api.GetJson($"/api/v1/customers/{Customer}")).Status);
+    }
+}

@@ -1,0 +1,92 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Sockets;
+
+namespace Tally.Tests.Infrastructure;
+
+/// <summary>The real server as its own OS process, so a test can kill it with SIGKILL and start it again.</summary>
+public sealed class ServerProcess : IAsyncDisposable
+{
+    private readonly Process process;
+
+    private ServerProcess(Process process, Uri address)
+    {
+        this.process = process;
+        Address = address;
+    }
+
+    public Uri Address { get; }
+
+    public static async Task<ServerProcess> StartAsync(TestStore store, bool runWorker, int port = 0)
+    {
+        port = port == 0 ? FreePort() : port;
+        var dll = Path.Combine(AppContext.BaseDirectory, "Tally.Server.dll");
+        var info = new ProcessStartInfo("dotnet", [dll, "--urls", $"http://127.0.0.1:{port}"])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = AppContext.BaseDirectory,
+        };
+        foreach (var (key, value) in store.Settings) info.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
+        info.Environment["TALLY_BOOTSTRAP_API_KEY"] = TallyApp.AdminKey;
+        info.Environment["Tally__RunWorker"] = runWorker ? "true" : "false";
+        info.Environment["Tally__WorkerPollInterval"] = "00:00:00.050";
+        info.Environment["DOTNET_gcServer"] = "0";
+        info.Environment["Logging__LogLevel__Default"] = "Warning";
+        var p = Process.Start(info)!;
+        p.OutputDataReceived += (_, _) => { };
+        p.ErrorDataReceived += (_, _) => { };
+        p.BeginOutputReadLine();
+        p.BeginErrorReadLine();
+
+        var server = new ServerProcess(p, new Uri($"http://127.0.0.1:{port}"));
+        using var probe = new HttpClient { BaseAddress = server.Address };
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (DateTime.UtcNow < deadline)
+        {
+            if (p.HasExited) throw new InvalidOperationException($"The server exited with {p.ExitCode} while starting.");
+            try
+            {
+                if ((await probe.GetAsync("/health")).StatusCode == HttpStatusCode.OK) return server;
+            }
+            catch (HttpRequestException)
+            {
+            }
+
+            await Task.Delay(100);
+        }
+
+        await server.DisposeAsync();
+        throw new TimeoutException("The server did not start within 60 s.");
+    }
+
+    public HttpClient Api()
+    {
+        var client = new HttpClient { BaseAddress = Address, Timeout = TimeSpan.FromSeconds(30) };
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", TallyApp.AdminKey);
+        return client;
+    }
+
+    /// <summary>SIGKILL: no shutdown code runs, nothing is flushed that was not already durable.</summary>
+    public void Kill()
+    {
+        process.Kill(entireProcessTree: true);
+        process.WaitForExit();
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        if (!process.HasExited) Kill();
+        process.Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    private static int FreePort()
+    {
+        using var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        return ((IPEndPoint)l.LocalEndpoint).Port;
+    }
+}

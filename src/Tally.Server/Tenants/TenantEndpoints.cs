@@ -6,6 +6,8 @@ namespace Tally.Server.Tenants;
 
 public sealed record CreateTenantRequest(string? Name, bool WithSecret = false);
 
+public sealed record QueueView(long PendingEvents);
+
 public sealed record CreateKeyRequest(string? Name, bool WithSecret = false);
 
 /// <summary>A key as issued: shown once, never again.</summary>
@@ -21,6 +23,8 @@ public static class TenantEndpoints
     {
         var admin = app.MapGroup("/api/v1/admin/tenants").WithTags("Administration");
         admin.MapPost("/", CreateTenant).WithName("CreateTenant").WithSummary("Create a tenant and its first API key (admin keys only).");
+        app.MapGet("/api/v1/admin/queue", QueueDepth).WithTags("Administration").WithName("QueueDepth")
+            .WithSummary("How many events wait for the worker, over all tenants (admin keys only).");
         admin.MapPost("/{tenantId}/keys", CreateKey).WithName("CreateApiKey").WithSummary("Issue another API key for a tenant (admin keys only).");
     }
 
@@ -33,6 +37,12 @@ public static class TenantEndpoints
             return Problems.Validation("$.name", "Required: a name of at most 200 characters.");
         var key = await tenants.CreateTenantAsync(body.Value.Name.Trim(), KeyRole.Tenant, null, body.Value.WithSecret, ct);
         return TypedResults.Created($"/api/v1/admin/tenants/{key.TenantId}", IssuedKeyView.Of(key));
+    }
+
+    private static async Task<Results<Ok<QueueView>, ProblemHttpResult>> QueueDepth(HttpContext http, Tally.Storage.Database db, CancellationToken ct)
+    {
+        if (http.Caller().Role != KeyRole.Admin) return Problems.Forbidden("Only an admin key may read the queue.");
+        return TypedResults.Ok(new QueueView(await db.ReadAsync(c => Tally.Events.EventProcessing.PendingCountAsync(c, ct), ct)));
     }
 
     private static async Task<Results<Created<IssuedKeyView>, ProblemHttpResult>> CreateKey(string tenantId, HttpContext http, Tally.Tenants.TenantDirectory tenants, CancellationToken ct)

@@ -79,7 +79,7 @@ internal static class RuleTesting
           "status": "active",
           {{(conditions is null ? "" : $"\"conditions\": {conditions},")}}
           {{extra}}
-          "outcomes": {{outcomes ?? """[{"type": "points", "points": 10}]"""}}
+          "outcomes": {{outcomes ?? (eventType == "points" ? """[{"type": "addToSegment", "segment": "s"}]""" : """[{"type": "points", "points": 10}]""")}}
         }
         """;
 

@@ -131,11 +131,10 @@ public sealed class CompiledRule
         {
             var def = RuleFields.Find(type, f.Field)!;
             var test = Predicates.For(def, f.Op, f.Value);
-            var expected = Predicates.Describe(f.Op, f.Value);
             return ctx =>
             {
                 var result = test(ctx);
-                ctx.Trace?.Add(new(f.Field, expected, def.Actual(ctx), result));
+                ctx.Trace?.Add(new(f.Field, Predicates.Describe(f.Op, f.Value), def.Actual(ctx), result));
                 return result;
             };
         }

@@ -17,8 +17,11 @@ internal static class Predicates
         _ => Text(def.Text!, op, value),
     };
 
-    public static string Describe(ConditionOp op, object? value) =>
-        $"{RuleParser.Ops.First(p => p.Value == op).Key} {Format(value)}";
+    public static string Describe(ConditionOp op, object? value) => $"{Name(op)} {Format(value)}";
+
+    private static readonly string[] OpNames = [.. RuleParser.Ops.OrderBy(p => p.Value).Select(p => p.Key)];
+
+    public static string Name(ConditionOp op) => OpNames[(int)op];
 
     private static string Format(object? value) => value switch
     {

@@ -123,12 +123,15 @@ public sealed class RuleSet
     private static string Iso(DateTimeOffset at) => at.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
 
     // Spend rules see orders and transactions as well as their own kind.
-    private static RuleEventType[] Sources(RuleEventType type) => type switch
-    {
-        RuleEventType.Order => [RuleEventType.Order, RuleEventType.Spend],
-        RuleEventType.Transaction => [RuleEventType.Transaction, RuleEventType.Spend],
-        _ => [type],
-    };
+    private static readonly RuleEventType[][] SourcesByType =
+        [.. Enum.GetValues<RuleEventType>().Select(t => t switch
+        {
+            RuleEventType.Order => new[] { RuleEventType.Order, RuleEventType.Spend },
+            RuleEventType.Transaction => [RuleEventType.Transaction, RuleEventType.Spend],
+            _ => [t],
+        })];
+
+    private static RuleEventType[] Sources(RuleEventType type) => SourcesByType[(int)type];
 
     /// <summary>The counter keys this event falls under; every one of them is incremented, fired or not.</summary>
     private HashSet<string>? MatchCounters(EvalContext ctx, out List<CounterIncrement>? increments)

@@ -107,13 +107,12 @@ internal static class OutcomeCompiler
 
     public static OutcomeStep Compile(CompiledRule rule, Outcome outcome, int index)
     {
-        T Base<T>(T decision) where T : Decision => decision;
         var (id, version, name) = (rule.RuleId, rule.Version, rule.Document.Name);
 
         switch (outcome)
         {
             case PointsOutcome p:
-                return (ctx, run) => Award(ctx, run, new PointsDecision
+                return (ctx, run) => Award(run, new PointsDecision
                 {
                     RuleId = id, RuleVersion = version, RuleName = name, OutcomeIndex = index, Points = p.Points,
                     ExpiresAfter = Format(p.ExpiresAfter), ExpiresAt = After(ctx.EventTime, p.ExpiresAfter),
@@ -124,7 +123,7 @@ internal static class OutcomeCompiler
                 return (ctx, run) =>
                 {
                     if (of(ctx) is not { } basis) return new(null, $"{r.Of} has no value");
-                    return Award(ctx, run, new PointsDecision
+                    return Award(run, new PointsDecision
                     {
                         RuleId = id, RuleVersion = version, RuleName = name, OutcomeIndex = index,
                         Points = Round(basis / r.Per * r.Rate, r.Rounding), Basis = basis,
@@ -133,7 +132,7 @@ internal static class OutcomeCompiler
                     });
                 };
             case SegmentOutcome s:
-                return (_, _) => new(Base(new SegmentDecision { RuleId = id, RuleVersion = version, RuleName = name, OutcomeIndex = index, Segment = s.Segment, Add = s.Add }), null);
+                return (_, _) => new(new SegmentDecision { RuleId = id, RuleVersion = version, RuleName = name, OutcomeIndex = index, Segment = s.Segment, Add = s.Add }, null);
             case SmsOutcome sms:
                 return (ctx, run) =>
                 {
@@ -193,7 +192,7 @@ internal static class OutcomeCompiler
         }
     }
 
-    private static OutcomeResult Award(EvalContext ctx, EvalRun run, PointsDecision decision)
+    private static OutcomeResult Award(EvalRun run, PointsDecision decision)
     {
         if (decision.PendingFor is null) run.PointsDecided += decision.Points;
         return new(decision, null);

@@ -96,6 +96,7 @@ internal static class Predicates
         };
     }
 
+    // Loops rather than lambdas inside the returned closures: a nested lambda capturing the value would allocate per call.
     private static Func<T, bool> List<T>(Func<T, IReadOnlyList<string>?> get, ConditionOp op, object? value)
     {
         switch (op)
@@ -106,22 +107,32 @@ internal static class Predicates
             case ConditionOp.In or ConditionOp.NotIn:
                 var set = ((object[])value!).Select(v => (string)v).ToArray();
                 var negate = op == ConditionOp.NotIn;
-                return c => Any(get(c), x => set.Contains(x, StringComparer.Ordinal)) != negate;
+                return c =>
+                {
+                    if (get(c) is { } list)
+                        for (var i = 0; i < list.Count; i++)
+                            if (Array.IndexOf(set, list[i]) >= 0) return !negate;
+                    return negate;
+                };
             case ConditionOp.Contains:
                 var s = (string)value!;
-                return c => Any(get(c), x => string.Equals(x, s, StringComparison.Ordinal));
+                return c =>
+                {
+                    if (get(c) is { } list)
+                        for (var i = 0; i < list.Count; i++)
+                            if (string.Equals(list[i], s, StringComparison.Ordinal)) return true;
+                    return false;
+                };
             default:
                 var prefix = (string)value!;
-                return c => Any(get(c), x => x.StartsWith(prefix, StringComparison.Ordinal));
+                return c =>
+                {
+                    if (get(c) is { } list)
+                        for (var i = 0; i < list.Count; i++)
+                            if (list[i].StartsWith(prefix, StringComparison.Ordinal)) return true;
+                    return false;
+                };
         }
-    }
-
-    private static bool Any(IReadOnlyList<string>? list, Func<string, bool> test)
-    {
-        if (list is null) return false;
-        for (var i = 0; i < list.Count; i++)
-            if (test(list[i])) return true;
-        return false;
     }
 
     // Attributes are text on the wire; a rule comparing with a number or a boolean means the parsed value.

@@ -189,4 +189,20 @@ public class OutcomeTests
         Assert.NotEqual(a, c);
         Assert.Matches(@"^[A-Z]{4}-[A-Z]{4}$", VoucherCode.Generate(VoucherCode.DefaultPattern, "s"));
     }
+
+    [Fact]
+    public void A_points_event_template_shows_the_balance_of_the_change()
+    {
+        var change = new PointsEvent { EventId = "p1", CreatedAt = Now, Points = new() { Quantity = 50, PreviousBalance = 950, Balance = 1000 } };
+        var d = Assert.IsType<SmsDecision>(Decide("points", """{"type": "sms", "template": "+{{points.quantity}}: you now have {{points.balance}} points"}""", change));
+        Assert.Equal("+50: you now have 1000 points", d.Text);
+    }
+
+    [Fact]
+    public void Decisions_serialise_with_their_outcome_type()
+    {
+        var json = System.Text.Json.JsonSerializer.Serialize<Decision>(
+            Decide("order", """{"type": "points", "points": 5}""", Order()), new System.Text.Json.JsonSerializerOptions(System.Text.Json.JsonSerializerDefaults.Web));
+        Assert.StartsWith("""{"type":"points","points":5""", json, StringComparison.Ordinal);
+    }
 }

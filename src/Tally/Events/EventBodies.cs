@@ -229,3 +229,19 @@ public sealed class LenientStringConverter : JsonConverter<string?>
         else writer.WriteStringValue(value);
     }
 }
+
+/// <summary>A change of a customer's points balance, produced by the ledger: what `points` rules assess.</summary>
+public sealed record PointsEvent : EventBody
+{
+    public PointsDetail? Points { get; init; }
+}
+
+public sealed record PointsDetail
+{
+    /// <summary>The change: positive for an award, negative for a redemption or expiry.</summary>
+    public long? Quantity { get; init; }
+    public long? PreviousBalance { get; init; }
+    public long? Balance { get; init; }
+    public string? Campaign { get; init; }
+    public long? LifetimeEarned { get; init; }
+}

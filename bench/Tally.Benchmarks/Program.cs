@@ -1,0 +1,3 @@
+using BenchmarkDotNet.Running;
+
+BenchmarkSwitcher.FromAssembly(typeof(Tally.Benchmarks.Rules.EvaluationBenchmarks).Assembly).Run(args);

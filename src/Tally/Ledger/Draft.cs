@@ -212,7 +212,7 @@ internal sealed class Draft
     {
         Put(lot with { IsPending = false });
         if (lot.Remaining == 0) return; // reversed while pending: nothing turns spendable
-        Post(EntryType.Activate, lot.Remaining, pending: -lot.Remaining, refs: [new(lot.LotId, lot.Remaining)], at: lot.AvailableAt);
+        Post(EntryType.Activate, lot.Remaining, pending: -lot.Remaining, refs: [new(lot.LotId, 0)], at: lot.AvailableAt);
         PayDebt();
         Emit(LoyaltyEventType.PromisedToCurrentPointsConversion, lot.Remaining, lot.ExpiresAt);
     }

@@ -17,8 +17,11 @@ public enum EntryType
     MergeOut,
 }
 
-/// <summary>A change to one lot's remaining made by an entry (negative: taken from the lot).</summary>
-/// <param name="Points">For <c>activate</c>, the points that turned spendable (remaining itself is unchanged).</param>
+/// <summary>
+/// A change to one lot's remaining made by an entry (negative: taken from the lot), so a lot's remaining is
+/// always the sum of its refs. An <c>activate</c> entry names its lot with a zero change (remaining stays,
+/// only the pending flag clears); any negative ref on it is that lot paying a debt.
+/// </summary>
 public sealed record LotRef(Guid LotId, long Points);
 
 /// <summary>

@@ -44,7 +44,7 @@ internal static class Given
         foreach (var lot in a.Lots)
         {
             Assert.InRange(lot.Remaining, 0, lot.Points);
-            var moves = entries.Where(e => e.Type != EntryType.Activate).SelectMany(e => e.Lots).Where(r => r.LotId == lot.LotId).Sum(r => r.Points);
+            var moves = entries.SelectMany(e => e.Lots).Where(r => r.LotId == lot.LotId).Sum(r => r.Points);
             Assert.Equal(lot.Remaining, moves);
         }
     }

@@ -10,6 +10,18 @@ public sealed record Figures(long Balance, long Pending, long LifetimeEarned, lo
 
 public sealed record ExpiringPoints(long Points, DateTimeOffset ExpiresAt);
 
+/// <summary>The answer of <c>GET /customers/{id}/balance</c> (ledger.md).</summary>
+public sealed record Statement(
+    long Balance,
+    long Pending,
+    long LifetimeEarned,
+    long LifetimeRedeemed,
+    long Expired,
+    IReadOnlyList<ExpiringPoints> Expiring,
+    string? Tier,
+    string? NextTier,
+    decimal? PointsToNextTier);
+
 /// <summary>Reads over an account's entries and lots: time travel, what expires soon, what the scheduler must do next.</summary>
 public static class History
 {
@@ -28,6 +40,14 @@ public static class History
 
         return new(balance, pending, earned, redeemed, expired);
     }
+
+    /// <summary>
+    /// The balance answer from the cached figures, the account's lots and the tier decided for the current
+    /// measure. Pass the account as settled up to now (see <see cref="Movements.Settle"/>) when the scheduler may be behind.
+    /// </summary>
+    public static Statement Statement(Account account, ProgramSettings settings, DateTimeOffset now, TierDecision? tier = null) =>
+        new(account.Balance, account.Pending, account.LifetimeEarned, account.LifetimeRedeemed, account.LifetimeExpired,
+            Expiring(account, settings, now), tier?.Status.Tier, tier?.NextTier?.Name, tier?.ToNextTier);
 
     /// <summary>Spendable points that expire in (now, now + within], grouped by expiry, soonest first; within defaults to the reminder period.</summary>
     public static IReadOnlyList<ExpiringPoints> Expiring(Account account, ProgramSettings settings, DateTimeOffset now, Period? within = null)
@@ -86,18 +106,13 @@ public static class History
     /// </summary>
     public static DateTimeOffset? NextDue(Account account, ProgramSettings settings, DateTimeOffset after)
     {
-        var times = new List<DateTimeOffset>();
-        foreach (var lot in account.Lots.Where(l => l.Remaining > 0))
-        {
-            if (lot.IsPending) times.Add(lot.AvailableAt);
-            if (lot.ExpiresAt is { } e) times.Add(e);
-        }
-
+        var expiries = account.Lots.Where(l => l.Remaining > 0 && l.ExpiresAt is not null).Select(l => l.ExpiresAt!.Value).ToList();
         var spendable = account.Lots.Where(l => !l.IsPending).Sum(l => l.Remaining);
-        if (InactivityDeadline(account, settings) is { } deadline && (spendable > 0 || account.Pending > 0)) times.Add(deadline);
+        if (InactivityDeadline(account, settings) is { } deadline && (spendable > 0 || account.Pending > 0)) expiries.Add(deadline);
 
+        var times = account.Lots.Where(l => l.IsPending && l.Remaining > 0).Select(l => l.AvailableAt).Concat(expiries);
         if (!ProgramSettings.IsZero(settings.ExpiryReminderBefore))
-            times.AddRange([.. times.Select(t => settings.Subtract(t, settings.ExpiryReminderBefore))]);
+            times = times.Concat(expiries.Select(t => settings.Subtract(t, settings.ExpiryReminderBefore)));
 
         var next = times.Where(t => t > after).DefaultIfEmpty(DateTimeOffset.MaxValue).Min();
         return next == DateTimeOffset.MaxValue ? null : next;

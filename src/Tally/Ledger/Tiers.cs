@@ -60,7 +60,12 @@ public static class Tiers
         var qualifying = Qualifying(settings, measure);
         var rank = Rank(settings, current.Tier);
         var reach = Rank(settings, qualifying?.Name);
-        var status = current;
+        // Under a lifetime basis a tier never ends; a tier without an end under a rolling basis (the program
+        // switched from lifetime) starts its first period now.
+        var status = settings.TierPeriod is null ? current with { PeriodEndsAt = null, RemindedFor = null }
+            : current.Tier is not null && current.PeriodEndsAt is null ? current with { PeriodEndsAt = End(settings, now) }
+            : current;
+        current = status;
 
         LedgerEvent Event(LoyaltyEventType type, string? from, string? to, DateTimeOffset? key) => new()
         {

@@ -239,6 +239,18 @@ public class MovementsTests
     }
 
     [Fact]
+    public void The_statement_answers_the_balance_call_with_expiring_points_and_the_tier()
+    {
+        var s = Aging("P2M") with { Tiers = [new("Silver", 0), new("Gold", 500)], ExpiryReminderBefore = P("P30D") };
+        var a = Earn(Empty(), s, 120, T0, "k1").Account;
+        var tier = Tiers.Decide(s, Alice, TierStatus.None, 120m, T0.AddMonths(1).AddDays(15));
+        var st = History.Statement(a, s, T0.AddMonths(1).AddDays(15), tier);
+        Assert.Equal((120, 0, 120), (st.Balance, st.Pending, st.LifetimeEarned));
+        Assert.Equal([new ExpiringPoints(120, T0.AddMonths(2))], st.Expiring);
+        Assert.Equal(("Silver", "Gold", 380m), (st.Tier, st.NextTier, st.PointsToNextTier));
+    }
+
+    [Fact]
     public void The_balance_as_of_an_instant_sums_the_entries_that_had_taken_effect()
     {
         var s = Aging("P2M") with { PendingFor = P("P1D") };

@@ -76,6 +76,18 @@ public class TierTests
     }
 
     [Fact]
+    public void Switching_the_basis_to_lifetime_ends_tier_periods_and_back_starts_one()
+    {
+        var lifetime = Program with { TierPeriod = null };
+        var ended = Tiers.Decide(lifetime, Alice, new TierStatus("Gold", End), 0m, End.AddDays(1));
+        Assert.Equal(("Gold", (DateTimeOffset?)null), (ended.Status.Tier, ended.Status.PeriodEndsAt));
+        Assert.Empty(ended.Events);
+
+        var rolling = Tiers.Decide(Program, Alice, ended.Status, 0m, End.AddDays(2));
+        Assert.Equal(End.AddDays(2).AddMonths(12), rolling.Status.PeriodEndsAt);
+    }
+
+    [Fact]
     public void No_tiers_means_no_tier_and_no_events()
     {
         var d = Tiers.Decide(ProgramSettings.Default, Alice, TierStatus.None, 10_000m, T0);

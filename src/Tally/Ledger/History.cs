@@ -1,0 +1,123 @@
+using NodaTime;
+
+namespace Tally.Ledger;
+
+/// <summary>The figures of an account, as cached on the customer row or as they stood at an instant.</summary>
+public sealed record Figures(long Balance, long Pending, long LifetimeEarned, long LifetimeRedeemed, long LifetimeExpired)
+{
+    public static Figures Of(Account a) => new(a.Balance, a.Pending, a.LifetimeEarned, a.LifetimeRedeemed, a.LifetimeExpired);
+}
+
+public sealed record ExpiringPoints(long Points, DateTimeOffset ExpiresAt);
+
+/// <summary>The answer of <c>GET /customers/{id}/balance</c> (ledger.md).</summary>
+public sealed record Statement(
+    long Balance,
+    long Pending,
+    long LifetimeEarned,
+    long LifetimeRedeemed,
+    long Expired,
+    IReadOnlyList<ExpiringPoints> Expiring,
+    string? Tier,
+    string? NextTier,
+    decimal? PointsToNextTier);
+
+/// <summary>Reads over an account's entries and lots: time travel, what expires soon, what the scheduler must do next.</summary>
+public static class History
+{
+    /// <summary>The figures as the ledger stood at <paramref name="asOf"/>: the sums of the entries that had taken effect.</summary>
+    public static Figures AsOf(IEnumerable<Entry> entries, DateTimeOffset asOf)
+    {
+        long balance = 0, pending = 0, earned = 0, redeemed = 0, expired = 0;
+        foreach (var e in entries.Where(e => e.At <= asOf))
+        {
+            balance += e.Points;
+            pending += e.PendingPoints;
+            earned += e.Earned;
+            redeemed += e.Redeemed;
+            expired += e.Expired;
+        }
+
+        return new(balance, pending, earned, redeemed, expired);
+    }
+
+    /// <summary>
+    /// The balance answer from the cached figures, the account's lots and the tier decided for the current
+    /// measure. Pass the account as settled up to now (see <see cref="Movements.Settle"/>) when the scheduler may be behind.
+    /// </summary>
+    public static Statement Statement(Account account, ProgramSettings settings, DateTimeOffset now, TierDecision? tier = null) =>
+        new(account.Balance, account.Pending, account.LifetimeEarned, account.LifetimeRedeemed, account.LifetimeExpired,
+            Expiring(account, settings, now), tier?.Status.Tier, tier?.NextTier?.Name, tier?.ToNextTier);
+
+    /// <summary>Spendable points that expire in (now, now + within], grouped by expiry, soonest first; within defaults to the reminder period.</summary>
+    public static IReadOnlyList<ExpiringPoints> Expiring(Account account, ProgramSettings settings, DateTimeOffset now, Period? within = null)
+    {
+        var until = settings.Add(now, within ?? settings.ExpiryReminderBefore);
+        var result = account.Lots
+            .Where(l => l.Remaining > 0 && l.ExpiresAt > now && l.ExpiresAt <= until)
+            .GroupBy(l => l.ExpiresAt!.Value)
+            .Select(g => new ExpiringPoints(g.Sum(l => l.Remaining), g.Key))
+            .ToList();
+
+        var deadline = InactivityDeadline(account, settings);
+        var spendable = account.Lots.Where(l => !l.IsPending).Sum(l => l.Remaining);
+        if (deadline > now && deadline <= until && spendable > 0)
+        {
+            // Lots with their own earlier expiry are already listed; the rest goes at the deadline.
+            var listed = result.Sum(r => r.Points);
+            if (spendable > listed) result.Add(new(spendable - listed, deadline.Value));
+        }
+
+        return [.. result.OrderBy(r => r.ExpiresAt)];
+    }
+
+    /// <summary>
+    /// The <c>pointsExpiryReminder</c> events whose reminder time falls in (from, to]: a scheduler that was
+    /// down passes the whole window it missed, and each reminder comes out once. Ids are derived from the
+    /// customer and expiry, so a window that overlaps a previous one yields duplicates the outbox rejects.
+    /// </summary>
+    public static IReadOnlyList<LedgerEvent> ExpiryReminders(Account account, ProgramSettings settings, DateTimeOffset from, DateTimeOffset to)
+    {
+        if (ProgramSettings.IsZero(settings.ExpiryReminderBefore)) return [];
+        var due = Expiring(account, settings, from, Period.FromYears(1000))
+            .Where(x => x.ExpiresAt > to)
+            .Select(x => (x, RemindAt: settings.Subtract(x.ExpiresAt, settings.ExpiryReminderBefore)))
+            .Where(r => r.RemindAt > from && r.RemindAt <= to);
+
+        return
+        [
+            .. due.Select(r => new LedgerEvent
+            {
+                EventId = Ids.Of("reminder", account.CustomerId.ToString(), account.Ledger, r.x.ExpiresAt.ToUnixTimeMilliseconds().ToString(System.Globalization.CultureInfo.InvariantCulture)),
+                Type = LoyaltyEventType.PointsExpiryReminder,
+                CustomerId = account.CustomerId,
+                Ledger = account.Ledger,
+                At = r.RemindAt,
+                Points = r.x.Points,
+                BalanceAfter = account.Balance,
+                ExpiresAt = r.x.ExpiresAt,
+            }),
+        ];
+    }
+
+    /// <summary>
+    /// The next instant after <paramref name="after"/> at which something is due for this account (an
+    /// activation, an expiry, an expiry reminder), for the scheduler's next-due column; null when nothing is.
+    /// </summary>
+    public static DateTimeOffset? NextDue(Account account, ProgramSettings settings, DateTimeOffset after)
+    {
+        var expiries = account.Lots.Where(l => l.Remaining > 0 && l.ExpiresAt is not null).Select(l => l.ExpiresAt!.Value).ToList();
+        var spendable = account.Lots.Where(l => !l.IsPending).Sum(l => l.Remaining);
+        if (InactivityDeadline(account, settings) is { } deadline && (spendable > 0 || account.Pending > 0)) expiries.Add(deadline);
+
+        var times = account.Lots.Where(l => l.IsPending && l.Remaining > 0).Select(l => l.AvailableAt).Concat(expiries);
+        if (!ProgramSettings.IsZero(settings.ExpiryReminderBefore))
+            times = times.Concat(expiries.Select(t => settings.Subtract(t, settings.ExpiryReminderBefore)));
+
+        var next = times.Where(t => t > after).DefaultIfEmpty(DateTimeOffset.MaxValue).Min();
+        return next == DateTimeOffset.MaxValue ? null : next;
+    }
+
+    private static DateTimeOffset? InactivityDeadline(Account a, ProgramSettings s) =>
+        s.ExpiryMode == ExpiryMode.Inactivity && a.LastEarnAt is { } last ? s.Add(last, s.ExpiryAfter) : null;
+}

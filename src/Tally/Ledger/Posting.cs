@@ -1,0 +1,38 @@
+namespace Tally.Ledger;
+
+/// <summary>
+/// What one movement decided for one account; persisting it is a straight mapping: insert
+/// <see cref="Entries"/>, insert <see cref="NewLots"/>, update <see cref="ChangedLots"/> (remaining,
+/// reversed, pending), insert <see cref="Events"/> into the outbox and write <see cref="Account"/>'s figures
+/// to the customer row. <see cref="Account"/> is also the state to chain the next call on.
+/// </summary>
+public sealed record Posting(
+    Account Account,
+    IReadOnlyList<Entry> Entries,
+    IReadOnlyList<Lot> NewLots,
+    IReadOnlyList<Lot> ChangedLots,
+    IReadOnlyList<LedgerEvent> Events)
+{
+    public bool IsEmpty => Entries.Count == 0 && Events.Count == 0;
+}
+
+/// <summary>Both sides of a transfer or a merge: persist both or neither.</summary>
+public sealed record TwoSided(Posting From, Posting To);
+
+public enum Refusal
+{
+    InsufficientPoints,
+    AccountLocked,
+    AccountClosed,
+    ExceedsAward,
+    NothingToReverse,
+    SameAccount,
+    LedgerMismatch,
+}
+
+/// <summary>A decision that may be refused for an expected business reason (mapped to 409/422 by the API, not thrown).</summary>
+public abstract record Decision<T>;
+
+public sealed record Accepted<T>(T Value) : Decision<T>;
+
+public sealed record Refused<T>(Refusal Reason, string Message) : Decision<T>;

@@ -181,7 +181,7 @@ public static class CustomerEndpoints
             var spendable = customer.PointsBalance - customer.ReservedPoints;
             if (points < 0 && spendable + points < 0) return (AdjustOutcome.Insufficient, null, spendable);
             var posted = await LedgerData.PostAsync(c, tx, tenantId, id,
-                new Posting("adjustment", points, IdempotencyKey: key, Reason: request.Reason, Reference: request.Reference), now, CancellationToken.None);
+                new LedgerWrite("adjustment", points, IdempotencyKey: key, Reason: request.Reason, Reference: request.Reference), now, CancellationToken.None);
             return (AdjustOutcome.Posted, posted, 0L);
         }, ct);
 

@@ -42,7 +42,7 @@ public sealed class EventProcessor
         var tenantId = e.TenantId;
         await CustomerData.GetAsync(ctx.Connection, ctx.Tx, tenantId, e.CustomerId, ct, ctx.Db.ForUpdate);
         await LedgerData.PostAsync(ctx.Connection, ctx.Tx, tenantId, e.CustomerId,
-            new Posting("redeem", -quantity, EventId: e.EventId, IdempotencyKey: $"redeem:{e.EventId}",
+            new LedgerWrite("redeem", -quantity, EventId: e.EventId, IdempotencyKey: $"redeem:{e.EventId}",
                 Reference: body.Redemption.ExternalReference ?? body.Reference, ReservedDelta: -quantity),
             ctx.Now, ct);
     }

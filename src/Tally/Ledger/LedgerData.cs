@@ -19,7 +19,7 @@ public sealed record PostedEntry(
     DateTimeOffset CreatedAt);
 
 /// <summary>One movement to post. The idempotency key is unique per tenant: a replay finds the first entry.</summary>
-public sealed record Posting(
+public sealed record LedgerWrite(
     string Type,
     long Points,
     Guid? EventId = null,
@@ -40,7 +40,7 @@ public static class LedgerData
     /// Appends an entry and moves the customer's cached figures in the same transaction, so the balance the
     /// API shows is always the sum of the entries. The caller holds the customer row (or is the single writer).
     /// </summary>
-    public static async Task<PostedEntry> PostAsync(DbConnection c, DbTransaction tx, Guid tenantId, Guid customerId, Posting p, DateTimeOffset now, CancellationToken ct)
+    public static async Task<PostedEntry> PostAsync(DbConnection c, DbTransaction tx, Guid tenantId, Guid customerId, LedgerWrite p, DateTimeOffset now, CancellationToken ct)
     {
         long balanceAfter;
         await using (var update = c.Command(

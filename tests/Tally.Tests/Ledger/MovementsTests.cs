@@ -11,7 +11,7 @@ public class MovementsTests
     [Fact]
     public void An_earn_creates_a_lot_an_earn_entry_and_a_pointsIssued_event()
     {
-        var p = Ok(Movements.Earn(Empty(), Plain, 100, Cause.Event("e1", "r1@2"), T0));
+        var p = Ok(Movements.Earn(Empty(), Plain, 100, Cause.Event("e1", "r1", 2), T0));
 
         var entry = Assert.Single(p.Entries);
         Assert.Equal(EntryType.Earn, entry.Type);
@@ -29,15 +29,29 @@ public class MovementsTests
     [Fact]
     public void Replaying_a_movement_yields_the_same_ids_so_the_store_rejects_the_duplicate()
     {
-        var first = Ok(Movements.Earn(Empty(), Plain, 100, Cause.Event("e1"), T0));
-        var replay = Ok(Movements.Earn(Empty(), Plain, 100, Cause.Event("e1"), T0));
-        var other = Ok(Movements.Earn(Empty(), Plain, 100, Cause.Event("e2"), T0));
+        var first = Ok(Movements.Earn(Empty(), Plain, 100, Cause.Event("e1", "r1", 1), T0));
+        var replay = Ok(Movements.Earn(Empty(), Plain, 100, Cause.Event("e1", "r1", 1), T0));
+        var other = Ok(Movements.Earn(Empty(), Plain, 100, Cause.Event("e2", "r1", 1), T0));
+        var newerRule = Ok(Movements.Earn(Empty(), Plain, 100, Cause.Event("e1", "r1", 2), T0));
 
         Assert.Equal(first.Entries[0].EntryId, replay.Entries[0].EntryId);
         Assert.Equal(first.NewLots[0].LotId, replay.NewLots[0].LotId);
         Assert.Equal(first.Events[0].EventId, replay.Events[0].EventId);
         Assert.NotEqual(first.Entries[0].EntryId, other.Entries[0].EntryId);
+        Assert.Equal(first.Entries[0].EntryId, newerRule.Entries[0].EntryId);
         Assert.Equal((first.Entries[0].MovementKey, 0), (replay.Entries[0].MovementKey, replay.Entries[0].Seq));
+    }
+
+    [Fact]
+    public void A_customer_holds_several_named_ledgers_that_never_mix()
+    {
+        var main = Ok(Movements.Earn(Empty(), Plain, 100, Cause.Event("e1", "r1", 1), T0));
+        var miles = Ok(Movements.Earn(Account.Open(Alice, "miles"), Plain, 7, Cause.Event("e1", "r1", 1), T0));
+
+        Assert.Equal(("miles", "miles", "miles"), (miles.Entries[0].Ledger, miles.NewLots[0].Ledger, miles.Events[0].Ledger));
+        Assert.Equal("main", main.Entries[0].Ledger);
+        Assert.NotEqual(main.Entries[0].EntryId, miles.Entries[0].EntryId);
+        Assert.NotEqual(main.NewLots[0].LotId, miles.NewLots[0].LotId);
     }
 
     [Fact]

@@ -242,6 +242,21 @@ public class MovementsTests
     }
 
     [Fact]
+    public void Under_inactivity_the_whole_balance_is_listed_and_reminded_at_the_deadline()
+    {
+        var s = Plain with { ExpiryMode = ExpiryMode.Inactivity, ExpiryAfter = P("P6M"), ExpiryReminderBefore = P("P14D") };
+        var a = Earn(Empty(), s, 100, T0, "k1").Account;
+        a = Earn(a, s, 20, T0.AddMonths(1), "k2", expiresAfter: "P3M").Account; // its own, earlier expiry
+        var deadline = T0.AddMonths(7);
+
+        Assert.Equal([new ExpiringPoints(20, T0.AddMonths(4)), new ExpiringPoints(100, deadline)],
+            History.Expiring(a, s, T0.AddMonths(3).AddDays(20), P("P6M")));
+        var reminder = Assert.Single(History.ExpiryReminders(a, s, T0.AddMonths(5), deadline.AddDays(-1)));
+        Assert.Equal((100, deadline), (reminder.Points, reminder.ExpiresAt!.Value));
+        Assert.Equal(deadline.AddDays(-14), History.NextDue(a, s, T0.AddMonths(5)));
+    }
+
+    [Fact]
     public void NextDue_tells_the_scheduler_the_next_activation_reminder_or_expiry()
     {
         var s = Aging("P3M") with { PendingFor = P("P7D"), ExpiryReminderBefore = P("P10D") };

@@ -201,6 +201,15 @@ public class LedgerProperties
                 Assert.True(spent - returned <= lot.Points, $"Lot {lot.LotId} was spent beyond its {lot.Points} points.");
             }
 
+            // Time travel: entries take effect in the order they were posted, so the balance as of any
+            // entry's instant is the balance after the last entry of that instant.
+            for (var i = 1; i < list.Count; i++) Assert.True(list[i - 1].At <= list[i].At, "Entries went back in time.");
+            if (list.Count > 0)
+            {
+                var last = list[^1];
+                Assert.Equal((last.BalanceAfter, last.PendingAfter), (History.AsOf(list, last.At).Balance, History.AsOf(list, last.At).Pending));
+            }
+
             var transfers = entries.Values.SelectMany(l => l).Where(e => e.Type is EntryType.TransferIn or EntryType.TransferOut).Sum(e => e.Points);
             var merges = entries.Values.SelectMany(l => l).Where(e => e.Type is EntryType.MergeIn or EntryType.MergeOut)
                 .Sum(e => e.Points + e.PendingPoints);

@@ -23,8 +23,8 @@ public class LedgerProperties
             .Where(s => s.Length > 0 && s.Length < steps.Length));
 
     [Property(MaxTest = 300)]
-    public Property Random_histories_keep_every_invariant(bool allowNegative, int expiryChoice, bool pending) =>
-        Prop.ForAll(Histories, steps => new World(Settings(allowNegative, expiryChoice, pending)).Run(steps));
+    public Property Random_histories_keep_every_invariant(bool allowNegative, int expiryChoice, bool pending, bool sydney) =>
+        Prop.ForAll(Histories, steps => new World(Settings(allowNegative, expiryChoice, pending, sydney)).Run(steps));
 
     [Property(MaxTest = 100)]
     public void A_transfer_conserves_points_across_the_two_customers(int[] earns, int points)
@@ -50,9 +50,10 @@ public class LedgerProperties
         }
     }
 
-    private static ProgramSettings Settings(bool allowNegative, int expiryChoice, bool pending) =>
+    private static ProgramSettings Settings(bool allowNegative, int expiryChoice, bool pending, bool sydney) =>
         new()
         {
+            TimeZone = sydney ? NodaTime.DateTimeZoneProviders.Tzdb["Australia/Sydney"] : NodaTime.DateTimeZone.Utc,
             NegativeBalance = allowNegative ? NegativeBalance.Allow : NegativeBalance.Clamp,
             ExpiryMode = (ExpiryMode)Math.Abs(expiryChoice % 3),
             ExpiryAfter = Math.Abs(expiryChoice % 3) == 2 ? P("P3M") : P("P2M"),

@@ -47,6 +47,12 @@ public sealed record Lot
 
     /// <summary>Award points already reversed (refunds), so that no award is reversed beyond what it gave.</summary>
     public long Reversed { get; init; }
+
+    /// <summary>
+    /// Points of this lot that expired and that no reversal has accounted for yet: reversing an award
+    /// whose points expired takes nothing back for them, they are gone already.
+    /// </summary>
+    public long Expired { get; init; }
     public required DateTimeOffset EarnedAt { get; init; }
     public required DateTimeOffset AvailableAt { get; init; }
 

@@ -7,9 +7,12 @@ namespace Tally.Ledger;
 /// </summary>
 public sealed record Cause(string Key, string? EventId = null, string? Rule = null, string? RequestKey = null)
 {
-    /// <summary>An outcome of a rule (id and version, e.g. "r1@3") applied to an event; one key per outcome.</summary>
-    public static Cause Event(string eventId, string? rule = null, int outcome = 0) =>
-        new($"event:{eventId}:{rule}:{outcome}", eventId, rule);
+    /// <summary>
+    /// An outcome of a rule applied to an event; one key per outcome. The key leaves the rule version out,
+    /// so reprocessing the event after the rule was edited is still a replay; the entry records "id@version".
+    /// </summary>
+    public static Cause Event(string eventId, string? ruleId = null, int? ruleVersion = null, int outcome = 0) =>
+        new($"event:{eventId}:{ruleId}:{outcome}", eventId, ruleVersion is null ? ruleId : $"{ruleId}@{ruleVersion}");
 
     /// <summary>An API call carrying an idempotency key (adjustments, transfers, merges, reversals).</summary>
     public static Cause Request(string idempotencyKey, string? eventId = null) =>

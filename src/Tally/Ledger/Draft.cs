@@ -221,6 +221,8 @@ internal sealed class Draft
     {
         var x = lot.Remaining;
         var r = TakeFrom(lot, x);
+        var expired = Get(lot.LotId);
+        Put(expired with { Expired = expired.Expired + x });
         if (lot.IsPending) Post(EntryType.Expire, 0, pending: -x, expired: x, refs: [r], at: at, reason: reason);
         else Post(EntryType.Expire, -x, expired: x, refs: [r], at: at, reason: reason);
         Emit(LoyaltyEventType.PointsExpired, x, expiresAt, reason: reason);
@@ -230,6 +232,11 @@ internal sealed class Draft
     {
         var x = Spendable;
         var refs = Take(x);
+        foreach (var r in refs)
+        {
+            var lot = Get(r.LotId);
+            Put(lot with { Expired = lot.Expired - r.Points });
+        }
         Post(EntryType.Expire, -x, expired: x, refs: refs, at: at, reason: "inactivity");
         Emit(LoyaltyEventType.PointsExpired, x, deadline, reason: "inactivity");
     }

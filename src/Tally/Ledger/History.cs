@@ -59,16 +59,14 @@ public static class History
             .Select(g => new ExpiringPoints(g.Sum(l => l.Remaining), g.Key))
             .ToList();
 
-        var deadline = InactivityDeadline(account, settings);
-        var spendable = account.Lots.Where(l => !l.IsPending).Sum(l => l.Remaining);
-        if (deadline > now && deadline <= until && spendable > 0)
+        // What no lot expiry takes earlier goes at the inactivity deadline.
+        if (InactivityDeadline(account, settings) is { } deadline && deadline > now && deadline <= until)
         {
-            // Lots with their own earlier expiry are already listed; the rest goes at the deadline.
-            var listed = result.Sum(r => r.Points);
-            if (spendable > listed) result.Add(new(spendable - listed, deadline.Value));
+            var atDeadline = account.Lots.Where(l => !l.IsPending && (l.ExpiresAt is null || l.ExpiresAt > deadline)).Sum(l => l.Remaining);
+            if (atDeadline > 0) result.Add(new(atDeadline, deadline));
         }
 
-        return [.. result.OrderBy(r => r.ExpiresAt)];
+        return [.. result.GroupBy(r => r.ExpiresAt).Select(g => new ExpiringPoints(g.Sum(r => r.Points), g.Key)).OrderBy(r => r.ExpiresAt)];
     }
 
     /// <summary>

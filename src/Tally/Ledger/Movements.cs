@@ -102,8 +102,9 @@ public static class Movements
 
     /// <summary>
     /// Reverses an award, all of it or <paramref name="points"/> of it (a refund). The points come back from
-    /// the award's own lots first, then from the other spendable lots; what was already spent beyond that
-    /// makes the balance negative under <c>allow</c>, or is recorded as unrecovered under <c>clamp</c>.
+    /// the award's own lots first; those of its points that expired need no taking back; the rest was spent,
+    /// and comes from the other spendable lots, then makes the balance negative under <c>allow</c> or is
+    /// recorded as unrecovered under <c>clamp</c>.
     /// </summary>
     /// <param name="awardLotIds">The lots the award created, loaded with the account even when spent.</param>
     public static Decision<Posting> ReverseAward(Account account, ProgramSettings settings, IReadOnlyList<Guid> awardLotIds, long? points,
@@ -128,9 +129,11 @@ public static class Movements
             toMark -= mark;
             var x = Math.Min(left, lot.Remaining);
             left -= x;
+            var expired = Math.Min(left, lot.Expired);
+            left -= expired;
             if (lot.IsPending) fromPending += x;
             else fromBalance += x;
-            d.Put(lot with { Reversed = lot.Reversed + mark, Remaining = lot.Remaining - x });
+            d.Put(lot with { Reversed = lot.Reversed + mark, Remaining = lot.Remaining - x, Expired = lot.Expired - expired });
             if (x > 0) refs.Add(new(lot.LotId, -x));
         }
 

@@ -325,5 +325,6 @@ public sealed record ProgramSettings
         return System.Text.Encoding.UTF8.GetString(stream.ToArray());
     }
 
+    /// <summary>Parses a period known to be valid (an outcome's, already validated when its rule was stored); throws otherwise.</summary>
     public static Period ParsePeriod(string text) => PeriodPattern.NormalizingIso.Parse(text).Value;
 }

@@ -50,8 +50,11 @@ public static class Tiers
     /// reminder goes out when the measure would not keep the tier. Pass the measure over the window ending
     /// now (at a period end, ending at <see cref="TierStatus.PeriodEndsAt"/>).
     /// The first placement in a threshold-0 tier is not an upgrade: it is joining, and raises no event.
+    /// Events carry <paramref name="balance"/> as their balance after, and the tier's new end as ExpiresAt
+    /// (for a reminder: the end it warns about).
     /// </summary>
-    public static TierDecision Decide(ProgramSettings settings, Guid customerId, TierStatus current, decimal measure, DateTimeOffset now)
+    public static TierDecision Decide(ProgramSettings settings, Guid customerId, TierStatus current, decimal measure, DateTimeOffset now,
+        long balance = 0)
     {
         var tiers = settings.Tiers;
         if (tiers.Count == 0) return new(TierStatus.None, [], null, null);
@@ -67,22 +70,25 @@ public static class Tiers
             : current;
         current = status;
 
-        LedgerEvent Event(LoyaltyEventType type, string? from, string? to, DateTimeOffset? key) => new()
+        // Ids from the customer, the kind and the instant that makes it unique (the upgrade's time, the
+        // period end), so the same decision taken twice yields one outbox row.
+        LedgerEvent Event(LoyaltyEventType type, string? from, string? to, DateTimeOffset key, DateTimeOffset? until) => new()
         {
-            EventId = Ids.Of("tier", customerId.ToString(), type.ToString(), (key ?? now).ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture)),
+            EventId = Ids.Of("tier", customerId.ToString(), type.ToString(), key.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture)),
             Type = type,
             CustomerId = customerId,
             At = now,
+            BalanceAfter = balance,
             TierFrom = from,
             TierTo = to,
-            ExpiresAt = key,
+            ExpiresAt = until,
         };
 
         if (reach > rank)
         {
             status = new(qualifying!.Name, End(settings, now));
             var joining = current.Tier is null && qualifying.Threshold == 0;
-            if (!joining) events.Add(Event(LoyaltyEventType.TierUpgraded, current.Tier, qualifying.Name, now));
+            if (!joining) events.Add(Event(LoyaltyEventType.TierUpgraded, current.Tier, qualifying.Name, now, status.PeriodEndsAt));
         }
         else if (current.PeriodEndsAt is { } end && now >= end)
         {
@@ -92,12 +98,12 @@ public static class Tiers
             if (reach >= rank)
             {
                 status = new(current.Tier, next);
-                events.Add(Event(LoyaltyEventType.TierRenewed, current.Tier, current.Tier, end));
+                events.Add(Event(LoyaltyEventType.TierRenewed, current.Tier, current.Tier, end, next));
             }
             else
             {
                 status = new(qualifying?.Name, qualifying is null ? null : next);
-                events.Add(Event(LoyaltyEventType.TierDowngraded, current.Tier, qualifying?.Name, end));
+                events.Add(Event(LoyaltyEventType.TierDowngraded, current.Tier, qualifying?.Name, end, status.PeriodEndsAt));
             }
         }
         else if (current.PeriodEndsAt is { } ends && current.RemindedFor != ends && reach < rank
@@ -105,7 +111,7 @@ public static class Tiers
             && now >= settings.Subtract(ends, settings.TierDowngradeReminderBefore))
         {
             status = current with { RemindedFor = ends };
-            events.Add(Event(LoyaltyEventType.TierDowngradeReminder, current.Tier, qualifying?.Name, ends) with { ExpiresAt = ends });
+            events.Add(Event(LoyaltyEventType.TierDowngradeReminder, current.Tier, qualifying?.Name, ends, ends));
         }
 
         var nextRank = Rank(settings, status.Tier) + 1;

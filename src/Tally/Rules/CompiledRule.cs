@@ -125,7 +125,13 @@ public sealed class CompiledRule
             return false;
         };
 
-        private static Func<EvalContext, bool> Not(Func<EvalContext, bool> inner) => ctx => !inner(ctx);
+        // The inner leaves trace their own results; this entry says the negation flipped them.
+        private static Func<EvalContext, bool> Not(Func<EvalContext, bool> inner) => ctx =>
+        {
+            var innerResult = inner(ctx);
+            ctx.Trace?.Add(new("not", "inner condition false", innerResult, !innerResult));
+            return !innerResult;
+        };
 
         private Func<EvalContext, bool> Field(FieldCondition f)
         {

@@ -1,3 +1,4 @@
+using FsCheck.Xunit;
 using NodaTime;
 using Tally.Calendar;
 
@@ -74,6 +75,20 @@ public class AnniversariesTests
         var join = new LocalDate(2026, 1, 10);
         Assert.Empty(Anniversaries.Due(join, DateTimeZone.Utc, At("2026-01-01T00:00:00Z"), At("2026-12-31T00:00:00Z")));
         Assert.Equal(1, Anniversaries.Next(join, DateTimeZone.Utc, At("2026-01-01T00:00:00Z")).Years);
+    }
+
+    [Property(MaxTest = 200)]
+    public void Consecutive_windows_together_list_each_occurrence_once(int dayOfYear, int birthYear, int[] cuts)
+    {
+        var origin = new LocalDate(1960 + Math.Abs(birthYear % 60), 1, 1).PlusDays(Math.Abs(dayOfYear % 366));
+        var start = At("2020-01-01T00:00:00Z");
+        var end = At("2030-01-01T00:00:00Z");
+        var bounds = cuts.Select(c => start.AddHours(Math.Abs(c % 87_600))).Append(start).Append(end).Distinct().Order().ToList();
+
+        var pieces = bounds.Zip(bounds.Skip(1)).SelectMany(w => Anniversaries.Due(origin, Sydney, w.First, w.Second)).ToList();
+        var whole = Anniversaries.Due(origin, Sydney, start, end);
+        Assert.Equal(whole, pieces);
+        Assert.Equal(whole.Count, whole.Select(o => o.Date.Year).Distinct().Count());
     }
 
     [Theory]

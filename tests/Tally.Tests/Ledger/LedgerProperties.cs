@@ -23,8 +23,8 @@ public class LedgerProperties
             .Where(s => s.Length > 0 && s.Length < steps.Length));
 
     [Property(MaxTest = 300)]
-    public Property Random_histories_keep_every_invariant(bool allowNegative, int expiryChoice, bool pending) =>
-        Prop.ForAll(Histories, steps => new World(Settings(allowNegative, expiryChoice, pending)).Run(steps));
+    public Property Random_histories_keep_every_invariant(bool allowNegative, int expiryChoice, bool pending, bool sydney) =>
+        Prop.ForAll(Histories, steps => new World(Settings(allowNegative, expiryChoice, pending, sydney)).Run(steps));
 
     [Property(MaxTest = 100)]
     public void A_transfer_conserves_points_across_the_two_customers(int[] earns, int points)
@@ -50,9 +50,10 @@ public class LedgerProperties
         }
     }
 
-    private static ProgramSettings Settings(bool allowNegative, int expiryChoice, bool pending) =>
+    private static ProgramSettings Settings(bool allowNegative, int expiryChoice, bool pending, bool sydney) =>
         new()
         {
+            TimeZone = sydney ? NodaTime.DateTimeZoneProviders.Tzdb["Australia/Sydney"] : NodaTime.DateTimeZone.Utc,
             NegativeBalance = allowNegative ? NegativeBalance.Allow : NegativeBalance.Clamp,
             ExpiryMode = (ExpiryMode)Math.Abs(expiryChoice % 3),
             ExpiryAfter = Math.Abs(expiryChoice % 3) == 2 ? P("P3M") : P("P2M"),
@@ -199,6 +200,15 @@ public class LedgerProperties
                 var returned = list.Where(e => e.Type == EntryType.RedemptionReversal).SelectMany(e => e.Lots)
                     .Where(r => r.LotId == lot.LotId && r.Points > 0).Sum(r => r.Points);
                 Assert.True(spent - returned <= lot.Points, $"Lot {lot.LotId} was spent beyond its {lot.Points} points.");
+            }
+
+            // Time travel: entries take effect in the order they were posted, so the balance as of any
+            // entry's instant is the balance after the last entry of that instant.
+            for (var i = 1; i < list.Count; i++) Assert.True(list[i - 1].At <= list[i].At, "Entries went back in time.");
+            if (list.Count > 0)
+            {
+                var last = list[^1];
+                Assert.Equal((last.BalanceAfter, last.PendingAfter), (History.AsOf(list, last.At).Balance, History.AsOf(list, last.At).Pending));
             }
 
             var transfers = entries.Values.SelectMany(l => l).Where(e => e.Type is EntryType.TransferIn or EntryType.TransferOut).Sum(e => e.Points);

@@ -11,7 +11,7 @@ public class MovementsTests
     [Fact]
     public void An_earn_creates_a_lot_an_earn_entry_and_a_pointsIssued_event()
     {
-        var p = Ok(Movements.Earn(Empty(), Plain, 100, Cause.Event("e1", "r1@2"), T0));
+        var p = Ok(Movements.Earn(Empty(), Plain, 100, Cause.Event("e1", "r1", 2), T0));
 
         var entry = Assert.Single(p.Entries);
         Assert.Equal(EntryType.Earn, entry.Type);
@@ -29,15 +29,29 @@ public class MovementsTests
     [Fact]
     public void Replaying_a_movement_yields_the_same_ids_so_the_store_rejects_the_duplicate()
     {
-        var first = Ok(Movements.Earn(Empty(), Plain, 100, Cause.Event("e1"), T0));
-        var replay = Ok(Movements.Earn(Empty(), Plain, 100, Cause.Event("e1"), T0));
-        var other = Ok(Movements.Earn(Empty(), Plain, 100, Cause.Event("e2"), T0));
+        var first = Ok(Movements.Earn(Empty(), Plain, 100, Cause.Event("e1", "r1", 1), T0));
+        var replay = Ok(Movements.Earn(Empty(), Plain, 100, Cause.Event("e1", "r1", 1), T0));
+        var other = Ok(Movements.Earn(Empty(), Plain, 100, Cause.Event("e2", "r1", 1), T0));
+        var newerRule = Ok(Movements.Earn(Empty(), Plain, 100, Cause.Event("e1", "r1", 2), T0));
 
         Assert.Equal(first.Entries[0].EntryId, replay.Entries[0].EntryId);
         Assert.Equal(first.NewLots[0].LotId, replay.NewLots[0].LotId);
         Assert.Equal(first.Events[0].EventId, replay.Events[0].EventId);
         Assert.NotEqual(first.Entries[0].EntryId, other.Entries[0].EntryId);
+        Assert.Equal(first.Entries[0].EntryId, newerRule.Entries[0].EntryId);
         Assert.Equal((first.Entries[0].MovementKey, 0), (replay.Entries[0].MovementKey, replay.Entries[0].Seq));
+    }
+
+    [Fact]
+    public void A_customer_holds_several_named_ledgers_that_never_mix()
+    {
+        var main = Ok(Movements.Earn(Empty(), Plain, 100, Cause.Event("e1", "r1", 1), T0));
+        var miles = Ok(Movements.Earn(Account.Open(Alice, "miles"), Plain, 7, Cause.Event("e1", "r1", 1), T0));
+
+        Assert.Equal(("miles", "miles", "miles"), (miles.Entries[0].Ledger, miles.NewLots[0].Ledger, miles.Events[0].Ledger));
+        Assert.Equal("main", main.Entries[0].Ledger);
+        Assert.NotEqual(main.Entries[0].EntryId, miles.Entries[0].EntryId);
+        Assert.NotEqual(main.NewLots[0].LotId, miles.NewLots[0].LotId);
     }
 
     [Fact]
@@ -225,6 +239,21 @@ public class MovementsTests
         var missed = Assert.Single(History.ExpiryReminders(a, s, T0, remindAt.AddDays(3)));
         Assert.Equal(once.EventId, missed.EventId);
         Assert.Empty(History.ExpiryReminders(a, s, T0, T0.AddMonths(4)));
+    }
+
+    [Fact]
+    public void Under_inactivity_the_whole_balance_is_listed_and_reminded_at_the_deadline()
+    {
+        var s = Plain with { ExpiryMode = ExpiryMode.Inactivity, ExpiryAfter = P("P6M"), ExpiryReminderBefore = P("P14D") };
+        var a = Earn(Empty(), s, 100, T0, "k1").Account;
+        a = Earn(a, s, 20, T0.AddMonths(1), "k2", expiresAfter: "P3M").Account; // its own, earlier expiry
+        var deadline = T0.AddMonths(7);
+
+        Assert.Equal([new ExpiringPoints(20, T0.AddMonths(4)), new ExpiringPoints(100, deadline)],
+            History.Expiring(a, s, T0.AddMonths(3).AddDays(20), P("P6M")));
+        var reminder = Assert.Single(History.ExpiryReminders(a, s, T0.AddMonths(5), deadline.AddDays(-1)));
+        Assert.Equal((100, deadline), (reminder.Points, reminder.ExpiresAt!.Value));
+        Assert.Equal(deadline.AddDays(-14), History.NextDue(a, s, T0.AddMonths(5)));
     }
 
     [Fact]

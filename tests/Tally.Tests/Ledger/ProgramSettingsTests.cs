@@ -14,6 +14,7 @@ public class ProgramSettingsTests
         Assert.Equal(Period.Zero, s.PendingFor);
         Assert.Equal(NegativeBalance.Clamp, s.NegativeBalance);
         Assert.Empty(s.Tiers);
+        Assert.Equal(s.ToJson(), ProgramSettings.Parse(s.ToJson()).Settings!.ToJson());
     }
 
     [Fact]

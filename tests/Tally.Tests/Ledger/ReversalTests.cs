@@ -61,6 +61,24 @@ public class ReversalTests
         AssertConsistent(p.Account, [.. award.Entries, .. other.Entries, .. redeem.Entries, .. p.Entries]);
     }
 
+    [Theory]
+    [InlineData(NegativeBalance.Allow)]
+    [InlineData(NegativeBalance.Clamp)]
+    public void Reversing_an_award_whose_points_expired_takes_nothing_for_them(NegativeBalance mode)
+    {
+        var s = Aging("P1M") with { NegativeBalance = mode };
+        var award = Earn(Empty(), s, 100, T0, "award");
+        var spent = Ok(Movements.Redeem(award.Account, s, 30, Key("r"), T0.AddDays(1)));
+        var other = Earn(spent.Account, s, 50, T0.AddDays(40), "other");
+        Assert.Equal((50, 70), (other.Account.Balance, other.Account.LifetimeExpired));
+
+        // 100 reversed: 70 had expired (nothing to take), 30 had been spent (taken from the other lot).
+        var p = Ok(Movements.ReverseAward(other.Account, s, [award.NewLots[0].LotId], null, Key("rev"), T0.AddDays(41)));
+        Assert.Equal((20, 0), (p.Account.Balance, p.Entries[0].Unrecovered));
+        Assert.Equal(-30, p.Entries[0].Points);
+        AssertConsistent(p.Account, [.. award.Entries, .. spent.Entries, .. other.Entries, .. p.Entries]);
+    }
+
     [Fact]
     public void Points_earned_while_the_balance_is_negative_pay_the_debt_first()
     {

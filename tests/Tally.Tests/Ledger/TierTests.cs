@@ -39,7 +39,11 @@ public class TierTests
         Assert.Equal(expectedTier, d.Status.Tier);
         Assert.Equal(expectedEnd, d.Status.PeriodEndsAt);
         Assert.Equal(expectedEvent, d.Events.SingleOrDefault()?.Type);
-        if (d.Events.SingleOrDefault() is { } e) Assert.Equal((tier, expectedEvent == LoyaltyEventType.TierDowngradeReminder ? "Silver" : expectedTier), (e.TierFrom, e.TierTo));
+        if (d.Events.SingleOrDefault() is { } e)
+        {
+            Assert.Equal((tier, expectedEvent == LoyaltyEventType.TierDowngradeReminder ? "Silver" : expectedTier), (e.TierFrom, e.TierTo));
+            Assert.Equal(expectedEnd, e.ExpiresAt);
+        }
     }
 
     [Fact]
@@ -47,6 +51,7 @@ public class TierTests
     {
         var first = Tiers.Decide(Program, Alice, new TierStatus("Gold", End), 500m, End.AddDays(-20));
         Assert.Equal(End, first.Status.RemindedFor);
+        Assert.Equal(End, first.Events[0].ExpiresAt);
         Assert.Empty(Tiers.Decide(Program, Alice, first.Status, 500m, End.AddDays(-10)).Events);
         Assert.Equal(End, Tiers.NextDue(Program, first.Status));
         Assert.Equal(End.AddDays(-30), Tiers.NextDue(Program, new TierStatus("Gold", End)));

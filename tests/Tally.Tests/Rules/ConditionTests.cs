@@ -195,4 +195,15 @@ public class ConditionTests
     [Fact]
     public void Without_tracing_no_trace_is_returned() =>
         Assert.Null(Evaluate(Order(), [Rule(RuleJson("order"))]).Trace);
+
+    [Fact]
+    public void The_trace_shows_where_a_negation_flipped_its_condition()
+    {
+        var rule = Rule(RuleJson("order", """{"not": {"segment": "vip"}}"""));
+
+        var trace = Assert.Single(Evaluate(Order(), [rule], trace: true).Trace!);
+
+        Assert.Equal(["segment", "not"], trace.Conditions.Select(c => c.Path));
+        Assert.Equal([true, false], trace.Conditions.Select(c => c.Result));
+    }
 }

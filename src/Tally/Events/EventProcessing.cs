@@ -60,11 +60,11 @@ public static class EventProcessing
     public static async Task<int> ProcessPendingAsync(
         Database db, DbConnection c, DbTransaction tx, EventProcessor processor, int limit, DateTimeOffset now, ProcessingCursor cursor, CancellationToken ct)
     {
-        var claimed = new List<(StoredEvent Event, Guid TenantId)>();
+        var claimed = new List<StoredEvent>();
         await using (var cmd = c.Command($"SELECT {EventData.Columns} FROM events WHERE status = 'pending' ORDER BY seq LIMIT @n{db.ForUpdateSkipLocked}", tx))
         {
             await using var r = await cmd.With("@n", limit).ExecuteReaderAsync(ct);
-            while (await r.ReadAsync(ct)) claimed.Add((EventData.Read(r), r.GetGuidValue(10)));
+            while (await r.ReadAsync(ct)) claimed.Add(EventData.Read(r));
         }
 
         if (claimed.Count == 0) return 0;
@@ -73,7 +73,7 @@ public static class EventProcessing
         var ctx = new ProcessingContext(db, c, tx, now);
         await using var done = c.Command("UPDATE events SET status = 'processed', processed_at = @now, error = NULL WHERE seq = @s", tx);
         var seqParam = done.With("@now", now).With("@s", 0L).Parameters["@s"];
-        foreach (var (e, _) in claimed)
+        foreach (var e in claimed)
         {
             cursor.Current = e.Seq;
             await processor.ProcessAsync(ctx, e, ct);
@@ -85,10 +85,9 @@ public static class EventProcessing
         return claimed.Count;
     }
 
-    private static async Task<List<(StoredEvent Event, Guid TenantId)>> KeepCustomersWeOwnAsync(
-        DbConnection c, DbTransaction tx, List<(StoredEvent Event, Guid TenantId)> claimed, CancellationToken ct)
+    private static async Task<List<StoredEvent>> KeepCustomersWeOwnAsync(DbConnection c, DbTransaction tx, List<StoredEvent> claimed, CancellationToken ct)
     {
-        var customers = claimed.Select(x => (x.TenantId, x.Event.CustomerId)).Distinct().ToArray();
+        var customers = claimed.Select(x => (x.TenantId, x.CustomerId)).Distinct().ToArray();
         var tenants = customers.Select(x => x.TenantId).ToArray();
         var ids = customers.Select(x => x.CustomerId).ToArray();
         var owned = new HashSet<(Guid, Guid)>();
@@ -116,10 +115,10 @@ public static class EventProcessing
         }
 
         var firstClaimed = new Dictionary<(Guid, Guid), long>();
-        foreach (var (e, t) in claimed) firstClaimed.TryAdd((t, e.CustomerId), e.Seq);
+        foreach (var e in claimed) firstClaimed.TryAdd((e.TenantId, e.CustomerId), e.Seq);
         return claimed.Where(x =>
         {
-            var key = (x.TenantId, x.Event.CustomerId);
+            var key = (x.TenantId, x.CustomerId);
             return owned.Contains(key) && firstPending.TryGetValue(key, out var first) && first == firstClaimed[key];
         }).ToList();
     }

@@ -96,6 +96,24 @@ public static class Migrations
         CREATE UNIQUE INDEX ledger_entries_idempotency ON ledger_entries (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
         CREATE INDEX ledger_entries_customer ON ledger_entries (tenant_id, customer_id, entry_id);
         """),
+        (2, "scheduled jobs",
+        """
+        CREATE TABLE scheduled_jobs (
+            job_id {seq},
+            tenant_id {id} NOT NULL,
+            customer_id {id} NULL,
+            kind TEXT NOT NULL,
+            job_key TEXT NOT NULL,
+            due_at BIGINT NOT NULL,
+            payload {json} NULL,
+            status TEXT NOT NULL,
+            attempts INTEGER NOT NULL,
+            last_error TEXT NULL,
+            done_at BIGINT NULL
+        );
+        CREATE UNIQUE INDEX scheduled_jobs_key ON scheduled_jobs (tenant_id, job_key);
+        CREATE INDEX scheduled_jobs_due ON scheduled_jobs (due_at) WHERE status = 'due';
+        """),
     ];
 
     public static int Latest => Steps[^1].Version;

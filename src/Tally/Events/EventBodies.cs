@@ -15,6 +15,9 @@ public enum EventType
     Basket,
     Redemption,
     Calendar,
+
+    /// <summary>A balance change, produced by the ledger (never posted by clients): what `points` rules assess.</summary>
+    Points,
 }
 
 public sealed record KeyValue

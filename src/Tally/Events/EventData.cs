@@ -56,6 +56,7 @@ public static class EventData
         EventType.Basket => "basket",
         EventType.Redemption => "redemption",
         EventType.Calendar => "calendar",
+        EventType.Points => "points",
         _ => throw new ArgumentOutOfRangeException(nameof(type)),
     };
 
@@ -67,6 +68,7 @@ public static class EventData
         "basket" => EventType.Basket,
         "redemption" => EventType.Redemption,
         "calendar" => EventType.Calendar,
+        "points" => EventType.Points,
         _ => throw new ArgumentOutOfRangeException(nameof(name), name, "unknown event type"),
     };
 
@@ -75,6 +77,24 @@ public static class EventData
     {
         await CustomerData.EnsureAsync(c, tx, e.TenantId, e.CustomerId, e.ReceivedAt, ct);
         return await InsertAsync(c, tx, e, null, ct) ? new IngestedEvent(e.EventId, e.CustomerId, e.Type, false, null) : await ExistingAsync(c, tx, e, ct);
+    }
+
+    /// <summary>
+    /// Queues an event Tally produces itself (a due trigger, a calendar date, a balance change) for the worker,
+    /// in the caller's transaction. The event id must be derived from what caused it, so producing it twice
+    /// queues it once; answers whether it was new. The customer must exist.
+    /// </summary>
+    public static Task<bool> EnqueueInternalAsync(DbConnection c, DbTransaction tx, NewEvent e, CancellationToken ct) =>
+        InsertAsync(c, tx, e, null, ct);
+
+    /// <summary>A stable event id for an internally produced event, from the text that names its cause.</summary>
+    public static Guid DerivedId(Guid tenantId, string cause)
+    {
+        Span<byte> hash = stackalloc byte[32];
+        System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes($"{tenantId:N}:{cause}"), hash);
+        hash[6] = (byte)((hash[6] & 0x0F) | 0x50); // version 5-style: name-based
+        hash[8] = (byte)((hash[8] & 0x3F) | 0x80);
+        return new Guid(hash[..16], bigEndian: true);
     }
 
     /// <summary>

@@ -67,7 +67,8 @@ public static class EventEndpoints
         var tenantId = http.Caller().TenantId;
         var clock = services.GetRequiredService<TimeProvider>();
         var stored = new NewEvent(tenantId, eventId, customerId, type, e.NameSpace, body.Raw, clock.GetUtcNow());
-        var accepted = await services.GetRequiredService<WriteQueue>().WriteAsync((c, tx) => EventData.IngestAsync(c, tx, stored, CancellationToken.None), ct);
+        var accepted = await services.GetRequiredService<WriteQueue>().WriteAsync(
+            (c, tx) => EventData.IngestAsync(c, tx, stored, CancellationToken.None), stored.LockOrder, ct);
         if (accepted.Type != type) return EventIdTaken(accepted);
         if (!accepted.IsExisting) services.GetRequiredService<EventSignal>().Notify();
         return TypedResults.Ok(new EventAccepted(accepted.EventId, accepted.CustomerId, tenantId, accepted.IsExisting));
@@ -91,7 +92,7 @@ public static class EventEndpoints
         var stored = new NewEvent(tenantId, eventId, customerId, EventType.Redemption, e.NameSpace, body.Raw, clock.GetUtcNow());
         var quantity = e.Redemption!.Quantity!.Value;
         var answer = await services.GetRequiredService<WriteQueue>().WriteAsync(
-            (c, tx) => EventData.AcceptRedemptionAsync(db, c, tx, stored, quantity, CancellationToken.None), ct);
+            (c, tx) => EventData.AcceptRedemptionAsync(db, c, tx, stored, quantity, CancellationToken.None), stored.LockOrder, ct);
         switch (answer.Refusal)
         {
             case RedemptionRefusal.AccountLocked:

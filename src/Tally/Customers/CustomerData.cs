@@ -96,7 +96,7 @@ public static class CustomerData
     /// <summary>Creates the customer if it does not exist (events name customers before profiles do). True if created.</summary>
     public static async Task<bool> EnsureAsync(DbConnection c, DbTransaction tx, Guid tenantId, Guid customerId, DateTimeOffset now, CancellationToken ct)
     {
-        await using var cmd = c.Command(
+        var cmd = c.Prepared(
             "INSERT INTO customers (tenant_id, customer_id, created_at, changed_at) VALUES (@t, @c, @now, @now) ON CONFLICT (tenant_id, customer_id) DO NOTHING", tx);
         return await cmd.With("@t", tenantId).With("@c", customerId).With("@now", now).ExecuteNonQueryAsync(ct) > 0;
     }

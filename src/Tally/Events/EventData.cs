@@ -6,7 +6,11 @@ using Tally.Storage;
 namespace Tally.Events;
 
 /// <summary>An event as it is about to be stored (the payload is the body exactly as received).</summary>
-public sealed record NewEvent(Guid TenantId, Guid EventId, Guid CustomerId, EventType Type, string? NameSpace, string Payload, DateTimeOffset ReceivedAt);
+public sealed record NewEvent(Guid TenantId, Guid EventId, Guid CustomerId, EventType Type, string? NameSpace, string Payload, DateTimeOffset ReceivedAt)
+{
+    /// <summary>Storing it locks its customer's row: the write queue orders such units by this.</summary>
+    public string LockOrder => $"{TenantId:N}{CustomerId:N}";
+}
 
 /// <summary>The answer to an ingested event; IsExisting when the eventId had been seen before.</summary>
 public sealed record IngestedEvent(Guid EventId, Guid CustomerId, EventType Type, bool IsExisting, string? Result);
@@ -134,7 +138,7 @@ public static class EventData
 
     private static async Task<bool> InsertAsync(DbConnection c, DbTransaction tx, NewEvent e, string? result, CancellationToken ct)
     {
-        await using var cmd = c.Command(
+        var cmd = c.Prepared(
             """
             INSERT INTO events (tenant_id, event_id, customer_id, type, name_space, payload, received_at, status, result)
             VALUES (@t, @e, @c, @type, @ns, @payload, @at, 'pending', @result)

@@ -54,8 +54,9 @@ public static class EventProcessing
     /// <summary>
     /// Processes up to <paramref name="limit"/> pending events in arrival order and returns how many.
     /// On PostgreSQL several nodes may run this at once: events are claimed with SKIP LOCKED, then each
-    /// customer's row is locked too, and a customer is skipped if another node holds an earlier event of
-    /// theirs, so one customer's events are always applied in order.
+    /// customer's row is locked too (a customer another node holds is skipped), and a customer's claimed events
+    /// are processed only up to the first pending event of theirs we did not claim, so one customer's events are
+    /// always applied in order.
     /// </summary>
     public static async Task<int> ProcessPendingAsync(
         Database db, DbConnection c, DbTransaction tx, EventProcessor processor, int limit, DateTimeOffset now, ProcessingCursor cursor, CancellationToken ct)
@@ -102,24 +103,33 @@ public static class EventProcessing
             while (await r.ReadAsync(ct)) owned.Add((r.GetGuid(0), r.GetGuid(1)));
         }
 
-        var firstPending = new Dictionary<(Guid, Guid), long>();
-        await using (var minCmd = c.Command(
+        // SKIP LOCKED can leave holes: another node may hold (without processing) a customer's event that sits
+        // between two we claimed. So for each customer we own, we process the claimed events only up to the first
+        // pending event we did not claim; the rest wait for a later batch.
+        var maxClaimed = claimed[^1].Seq;
+        var pending = new List<(Guid Tenant, Guid Customer, long Seq)>();
+        await using (var pendingCmd = c.Command(
             """
-            SELECT e.tenant_id, e.customer_id, MIN(e.seq) FROM events e
+            SELECT e.tenant_id, e.customer_id, e.seq FROM events e
             JOIN unnest(@ts, @cs) AS k(tenant_id, customer_id) ON e.tenant_id = k.tenant_id AND e.customer_id = k.customer_id
-            WHERE e.status = 'pending' GROUP BY e.tenant_id, e.customer_id
+            WHERE e.status = 'pending' AND e.seq <= @max ORDER BY e.seq
             """, tx))
         {
-            await using var r = await minCmd.With("@ts", tenants).With("@cs", ids).ExecuteReaderAsync(ct);
-            while (await r.ReadAsync(ct)) firstPending[(r.GetGuid(0), r.GetGuid(1))] = r.GetInt64(2);
+            await using var r = await pendingCmd.With("@ts", tenants).With("@cs", ids).With("@max", maxClaimed).ExecuteReaderAsync(ct);
+            while (await r.ReadAsync(ct)) pending.Add((r.GetGuid(0), r.GetGuid(1), r.GetInt64(2)));
         }
 
-        var firstClaimed = new Dictionary<(Guid, Guid), long>();
-        foreach (var e in claimed) firstClaimed.TryAdd((e.TenantId, e.CustomerId), e.Seq);
+        var claimedSeqs = claimed.Select(x => x.Seq).ToHashSet();
+        var blockedAt = new Dictionary<(Guid, Guid), long>();
+        foreach (var p in pending)
+        {
+            if (!claimedSeqs.Contains(p.Seq)) blockedAt.TryAdd((p.Tenant, p.Customer), p.Seq);
+        }
+
         return claimed.Where(x =>
         {
             var key = (x.TenantId, x.CustomerId);
-            return owned.Contains(key) && firstPending.TryGetValue(key, out var first) && first == firstClaimed[key];
+            return owned.Contains(key) && (!blockedAt.TryGetValue(key, out var hole) || x.Seq < hole);
         }).ToList();
     }
 

@@ -24,7 +24,13 @@ public sealed class Database : IAsyncDisposable
         Kind = kind;
         this.connectionString = connectionString;
         Description = description;
-        if (kind == StoreKind.Postgres) dataSource = NpgsqlDataSource.Create(connectionString);
+        if (kind == StoreKind.Postgres)
+        {
+            // Hot statements are prepared on the server once per connection unless the operator chose otherwise.
+            var b = new NpgsqlConnectionStringBuilder(connectionString);
+            if (!connectionString.Contains("Max Auto Prepare", StringComparison.OrdinalIgnoreCase)) b.MaxAutoPrepare = 64;
+            dataSource = NpgsqlDataSource.Create(b.ConnectionString);
+        }
     }
 
     public StoreKind Kind { get; }

@@ -16,6 +16,33 @@ public static class Sql
         return cmd;
     }
 
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<DbConnection, Dictionary<string, DbCommand>> PreparedByConnection = [];
+
+    /// <summary>
+    /// A command kept with its connection and reused, so a hot statement is parsed once per connection rather
+    /// than once per call (the write queue's connections live for the process). Its parameters are cleared.
+    /// The caller must NOT dispose it, and must not hold it across another use of the same SQL.
+    /// </summary>
+    /// <remarks>
+    /// SQLite only: Microsoft.Data.Sqlite parses a new command's text on every first execution. Npgsql prepares
+    /// hot statements itself (Max Auto Prepare), and a reused NpgsqlCommand with re-added parameters was seen to
+    /// report a conflict that was not there, so other engines get a fresh command, which needs no disposing.
+    /// </remarks>
+    public static DbCommand Prepared(this DbConnection connection, string sql, DbTransaction? tx)
+    {
+        if (connection is not SqliteConnection) return connection.Command(sql, tx);
+        var cache = PreparedByConnection.GetOrCreateValue(connection);
+        if (!cache.TryGetValue(sql, out var cmd))
+        {
+            cmd = connection.Command(sql, tx);
+            cache[sql] = cmd;
+        }
+
+        cmd.Parameters.Clear();
+        cmd.Transaction = tx;
+        return cmd;
+    }
+
     /// <summary>Adds a parameter. Guids are TEXT on SQLite and uuid on PostgreSQL; instants are Unix milliseconds.</summary>
     public static DbCommand With(this DbCommand cmd, string name, object? value)
     {

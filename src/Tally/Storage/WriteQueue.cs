@@ -40,9 +40,16 @@ public sealed class WriteQueue : IAsyncDisposable
     }
 
     /// <summary>Runs <paramref name="work"/> in a transaction shared with other queued units; completes after commit.</summary>
-    public async Task<T> WriteAsync<T>(Func<DbConnection, DbTransaction, Task<T>> work, CancellationToken ct = default)
+    public Task<T> WriteAsync<T>(Func<DbConnection, DbTransaction, Task<T>> work, CancellationToken ct = default) => WriteAsync(work, null, ct);
+
+    /// <summary>
+    /// As <see cref="WriteAsync{T}(Func{DbConnection, DbTransaction, Task{T}}, CancellationToken)"/>, for a unit that locks the row
+    /// named by <paramref name="lockOrder"/> (e.g. its customer): a batch runs its units in that order, so two
+    /// writers' batches take their row locks in the same order and do not deadlock each other.
+    /// </summary>
+    public async Task<T> WriteAsync<T>(Func<DbConnection, DbTransaction, Task<T>> work, string? lockOrder, CancellationToken ct = default)
     {
-        var unit = new Unit<T>(work);
+        var unit = new Unit<T>(work) { LockOrder = lockOrder ?? "" };
         await channel.Writer.WriteAsync(unit, ct);
         return await unit.Completion;
     }
@@ -50,7 +57,7 @@ public sealed class WriteQueue : IAsyncDisposable
     private async Task RunWriterAsync()
     {
         var batch = new List<Unit>(maxBatch);
-        DbConnection? connection = null;
+        var writer = new Writer(this);
         try
         {
             while (await channel.Reader.WaitToReadAsync())
@@ -58,19 +65,15 @@ public sealed class WriteQueue : IAsyncDisposable
                 batch.Clear();
                 while (batch.Count < maxBatch && channel.Reader.TryRead(out var unit)) batch.Add(unit);
                 if (batch.Count == 0) continue;
-                connection = await EnsureOpenAsync(connection);
-                if (await TryRunAsync(connection, batch))
+                if (batch.Count > 1) batch.Sort(ByLockOrder);
+                if (await writer.TryRunAsync(batch) is null)
                 {
                     foreach (var unit in batch) unit.Complete();
                     continue;
                 }
 
                 // Something in the batch failed: run each unit alone so only the bad one fails.
-                foreach (var unit in batch)
-                {
-                    connection = await EnsureOpenAsync(connection);
-                    if (await TryRunAsync(connection, [unit])) unit.Complete();
-                }
+                foreach (var unit in batch) await writer.RunAloneAsync(unit);
             }
         }
         catch (Exception ex)
@@ -81,55 +84,90 @@ public sealed class WriteQueue : IAsyncDisposable
         }
         finally
         {
+            await writer.DisposeAsync();
+        }
+    }
+
+    /// <summary>Stable: units with the same lock order keep their arrival order.</summary>
+    private static int ByLockOrder(Unit a, Unit b)
+    {
+        var c = string.CompareOrdinal(a.LockOrder, b.LockOrder);
+        return c != 0 ? c : a.Arrival.CompareTo(b.Arrival);
+    }
+
+    /// <summary>One writer's connection, kept open across batches.</summary>
+    private sealed class Writer(WriteQueue queue) : IAsyncDisposable
+    {
+        /// <summary>A unit alone that meets a deadlock or serialization failure (another node's locks) is run again.</summary>
+        private const int TransientAttempts = 6;
+
+        private DbConnection? connection;
+
+        public async Task RunAloneAsync(Unit unit)
+        {
+            for (var attempt = 1; ; attempt++)
+            {
+                var error = await TryRunAsync([unit]);
+                if (error is null)
+                {
+                    unit.Complete();
+                    return;
+                }
+
+                if (error is not DbException { IsTransient: true } || attempt == TransientAttempts)
+                {
+                    unit.Fail(error);
+                    return;
+                }
+
+                await Task.Delay(Random.Shared.Next(1, 10 * attempt));
+            }
+        }
+
+        /// <summary>Runs the units in one transaction; null when it committed, else what went wrong (rolled back).</summary>
+        public async Task<Exception?> TryRunAsync(List<Unit> units)
+        {
+            if (connection is not { State: System.Data.ConnectionState.Open })
+            {
+                if (connection is not null) await connection.DisposeAsync();
+                connection = await queue.db.OpenAsync(CancellationToken.None);
+            }
+
+            DbTransaction? tx = null;
+            try
+            {
+                tx = await connection.BeginTransactionAsync();
+                foreach (var unit in units) await unit.RunAsync(connection, tx);
+                await tx.CommitAsync();
+                return null;
+            }
+            catch (Exception ex)
+            {
+                if (tx is not null)
+                {
+                    try
+                    {
+                        await tx.RollbackAsync();
+                    }
+                    catch (Exception rollbackError)
+                    {
+                        queue.logger.LogWarning(rollbackError, "Rollback failed; the connection will be reopened");
+                        await connection.CloseAsync();
+                    }
+                }
+
+                if (units.Count > 1) queue.logger.LogDebug(ex, "Batch of {Count} failed; retrying one by one", units.Count);
+                return ex;
+            }
+            finally
+            {
+                if (tx is not null) await tx.DisposeAsync();
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
             if (connection is not null) await connection.DisposeAsync();
-        }
-    }
-
-    private async Task<DbConnection> EnsureOpenAsync(DbConnection? connection)
-    {
-        if (connection is { State: System.Data.ConnectionState.Open }) return connection;
-        if (connection is not null) await connection.DisposeAsync();
-        return await db.OpenAsync(CancellationToken.None);
-    }
-
-    private async Task<bool> TryRunAsync(DbConnection connection, List<Unit> units)
-    {
-        DbTransaction? tx = null;
-        var current = units[0];
-        try
-        {
-            tx = await connection.BeginTransactionAsync();
-            foreach (var unit in units)
-            {
-                current = unit;
-                await unit.RunAsync(connection, tx);
-            }
-
-            await tx.CommitAsync();
-            return true;
-        }
-        catch (Exception ex)
-        {
-            if (tx is not null)
-            {
-                try
-                {
-                    await tx.RollbackAsync();
-                }
-                catch (Exception rollbackError)
-                {
-                    logger.LogWarning(rollbackError, "Rollback failed; the connection will be reopened");
-                    await connection.CloseAsync();
-                }
-            }
-
-            if (units.Count == 1) current.Fail(ex);
-            else logger.LogDebug(ex, "Batch of {Count} failed; retrying one by one", units.Count);
-            return false;
-        }
-        finally
-        {
-            if (tx is not null) await tx.DisposeAsync();
         }
     }
 
@@ -149,6 +187,12 @@ public sealed class WriteQueue : IAsyncDisposable
 
     private abstract class Unit
     {
+        private static long arrivals;
+
+        public string LockOrder { get; init; } = "";
+
+        public long Arrival { get; } = Interlocked.Increment(ref arrivals);
+
         public abstract Task RunAsync(DbConnection connection, DbTransaction tx);
 
         public abstract void Complete();

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
@@ -9,6 +10,7 @@ namespace Tally.Tests.Infrastructure;
 public sealed class ServerProcess : IAsyncDisposable
 {
     private readonly Process process;
+    private readonly ConcurrentQueue<string> output = new();
 
     private ServerProcess(Process process, Uri address)
     {
@@ -17,6 +19,9 @@ public sealed class ServerProcess : IAsyncDisposable
     }
 
     public Uri Address { get; }
+
+    /// <summary>The last lines the server wrote (warnings and errors), for a failing assertion's message.</summary>
+    public string Output => string.Join('\n', output);
 
     public static async Task<ServerProcess> StartAsync(TestStore store, bool runWorker, int port = 0)
     {
@@ -36,12 +41,12 @@ public sealed class ServerProcess : IAsyncDisposable
         info.Environment["DOTNET_gcServer"] = "0";
         info.Environment["Logging__LogLevel__Default"] = "Warning";
         var p = Process.Start(info)!;
-        p.OutputDataReceived += (_, _) => { };
-        p.ErrorDataReceived += (_, _) => { };
+        var server = new ServerProcess(p, new Uri($"http://127.0.0.1:{port}"));
+        p.OutputDataReceived += (_, e) => server.Keep(e.Data);
+        p.ErrorDataReceived += (_, e) => server.Keep(e.Data);
         p.BeginOutputReadLine();
         p.BeginErrorReadLine();
 
-        var server = new ServerProcess(p, new Uri($"http://127.0.0.1:{port}"));
         using var probe = new HttpClient { BaseAddress = server.Address };
         var deadline = DateTime.UtcNow.AddSeconds(60);
         while (DateTime.UtcNow < deadline)
@@ -81,6 +86,13 @@ public sealed class ServerProcess : IAsyncDisposable
         if (!process.HasExited) Kill();
         process.Dispose();
         return ValueTask.CompletedTask;
+    }
+
+    private void Keep(string? line)
+    {
+        if (line is null) return;
+        output.Enqueue(line);
+        while (output.Count > 400) output.TryDequeue(out _);
     }
 
     private static int FreePort()

@@ -2,6 +2,12 @@
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer " .. (os.getenv("TALLY_BENCH_KEY") or "bench-key")
+-- wrk's Lua does not seed its generator: without this, every run (and the warm-up) would send the same
+-- eventIds again, and the server would answer replays instead of storing new events.
+local urandom = io.open("/dev/urandom", "rb")
+local bytes = urandom:read(4)
+urandom:close()
+math.randomseed(bytes:byte(1) * 16777216 + bytes:byte(2) * 65536 + bytes:byte(3) * 256 + bytes:byte(4))
 local counter = 0
 local thread_id = math.random(0, 0xffff)
 local namespaces = { "Customer.Registration", "Page.View", "Survey.Completed", "Game.Completed", "Cart.Add" }

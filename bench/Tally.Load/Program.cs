@@ -1,0 +1,86 @@
+// Open-loop load: offers order events at a fixed rate, however fast the server answers, then measures the
+// processing lag (processed_at - received_at) of every event from the embedded store's file.
+// usage: Tally.Load <baseUrl> <apiKey> <eventsPerSecond> <seconds> <path to tally.db>
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http.Headers;
+using System.Text;
+using Microsoft.Data.Sqlite;
+
+var (baseUrl, key, rate, seconds, dbPath) = (args[0], args[1], int.Parse(args[2], CultureInfo.InvariantCulture),
+    int.Parse(args[3], CultureInfo.InvariantCulture), args[4]);
+using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 256, PooledConnectionLifetime = Timeout.InfiniteTimeSpan })
+{
+    BaseAddress = new Uri(baseUrl),
+    Timeout = TimeSpan.FromSeconds(30),
+};
+http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
+
+var inFlight = new List<Task<bool>>(rate * seconds);
+var clock = Stopwatch.StartNew();
+const int TicksPerSecond = 100;
+using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(1000.0 / TicksPerSecond));
+long sent = 0;
+for (var tick = 1; tick <= seconds * TicksPerSecond; tick++)
+{
+    await timer.WaitForNextTickAsync();
+    // Catch up on the schedule: the number due by now, not per tick, so a late tick does not lower the rate.
+    var due = (long)(clock.Elapsed.TotalSeconds * rate);
+    for (; sent < due && sent < (long)rate * seconds; sent++) inFlight.Add(PostAsync(sent));
+}
+
+var offeredSeconds = clock.Elapsed.TotalSeconds;
+var answered = await Task.WhenAll(inFlight);
+var errors = answered.Count(ok => !ok);
+Console.WriteLine($"offered={sent} in {offeredSeconds:F1}s rate={sent / offeredSeconds:F0}/s errors={errors}");
+
+// Wait for the worker to drain the queue.
+var drainStart = Stopwatch.StartNew();
+while (drainStart.Elapsed < TimeSpan.FromMinutes(3))
+{
+    var queue = await http.GetStringAsync("/api/v1/admin/queue");
+    if (queue.Contains("\"pendingEvents\":0", StringComparison.Ordinal)) break;
+    await Task.Delay(200);
+}
+
+await using var db = new SqliteConnection($"Data Source={dbPath};Mode=ReadOnly");
+await db.OpenAsync();
+await using var cmd = db.CreateCommand();
+cmd.CommandText = "SELECT processed_at - received_at FROM events WHERE type = 'order' AND status = 'processed' ORDER BY 1";
+var lags = new List<long>();
+await using (var r = await cmd.ExecuteReaderAsync())
+    while (await r.ReadAsync()) lags.Add(r.GetInt64(0));
+await using var failed = db.CreateCommand();
+failed.CommandText = "SELECT COUNT(*) FROM events WHERE status <> 'processed'";
+var notProcessed = Convert.ToInt64(await failed.ExecuteScalarAsync(), CultureInfo.InvariantCulture);
+long P(double q) => lags.Count == 0 ? -1 : lags[Math.Min(lags.Count - 1, (int)(q * lags.Count))];
+Console.WriteLine($"processed={lags.Count} not_processed={notProcessed} lag_ms p50={P(0.50)} p99={P(0.99)} max={(lags.Count == 0 ? -1 : lags[^1])}");
+
+async Task<bool> PostAsync(long n)
+{
+    var customer = $"3fa85f64-5717-4562-b3fc-{n % 5000:x12}";
+    var lines = new StringBuilder();
+    decimal total = 0;
+    for (var i = 0; i < 5; i++)
+    {
+        var price = 5 + ((n + i) % 40);
+        total += price;
+        if (i > 0) lines.Append(',');
+        lines.Append(CultureInfo.InvariantCulture, $$"""{"sku":"SKU-{{(n * 7 + i * 131) % 1000}}","quantity":1,"itemPrice":{{price}},"totalPrice":{{price}}}""");
+    }
+
+    var body = $$$"""{"eventId":"{{{Guid.NewGuid()}}}","customerId":"{{{customer}}}","order":{"orderId":"o{{{n}}}","currencyCode":"EUR","total":{{{total}}},"orderItems":[{{{lines}}}]}}""";
+    try
+    {
+        using var response = await http.PostAsync("/api/v1/events/orders", new StringContent(body, Encoding.UTF8, "application/json"));
+        return response.IsSuccessStatusCode;
+    }
+    catch (HttpRequestException)
+    {
+        return false;
+    }
+    catch (TaskCanceledException)
+    {
+        return false;
+    }
+}

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
+using Tally.Customers;
 using Tally.Events;
 using Tally.Server.Http;
 using Tally.Storage;
@@ -67,8 +68,11 @@ public static class EventEndpoints
         var tenantId = http.Caller().TenantId;
         var clock = services.GetRequiredService<TimeProvider>();
         var stored = new NewEvent(tenantId, eventId, customerId, type, e.NameSpace, body.Raw, clock.GetUtcNow());
+        var known = services.GetRequiredService<KnownCustomers>();
+        var customerKnown = known.Contains(tenantId, customerId);
         var accepted = await services.GetRequiredService<WriteQueue>().WriteAsync(
-            (c, tx) => EventData.IngestAsync(c, tx, stored, CancellationToken.None), stored.LockOrder, ct);
+            (c, tx) => EventData.IngestAsync(c, tx, stored, CancellationToken.None, customerKnown), stored.LockOrder, ct);
+        known.Remember(tenantId, customerId);
         if (accepted.Type != type) return EventIdTaken(accepted);
         if (!accepted.IsExisting) services.GetRequiredService<EventSignal>().Notify();
         return TypedResults.Ok(new EventAccepted(accepted.EventId, accepted.CustomerId, tenantId, accepted.IsExisting));

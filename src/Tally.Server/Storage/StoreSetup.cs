@@ -18,6 +18,7 @@ public static class StoreSetup
             sp.GetRequiredService<Database>(), sp.GetRequiredService<ILogger<WriteQueue>>(), sp.GetRequiredService<IOptions<TallyOptions>>().Value.Writers));
         builder.Services.AddSingleton<Tally.Tenants.TenantDirectory>();
         builder.Services.AddSingleton<EventProcessor>();
+        builder.Services.AddSingleton(new Tally.Customers.KnownCustomers());
         builder.Services.AddSingleton<EventSignal>();
         if (builder.Configuration.GetValue("Tally:RunWorker", true)) builder.Services.AddHostedService<EventWorker>();
     }

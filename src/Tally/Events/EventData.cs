@@ -76,10 +76,13 @@ public static class EventData
         _ => throw new ArgumentOutOfRangeException(nameof(name), name, "unknown event type"),
     };
 
-    /// <summary>Stores an event for asynchronous processing, once per eventId; creates its customer if new.</summary>
-    public static async Task<IngestedEvent> IngestAsync(DbConnection c, DbTransaction tx, NewEvent e, CancellationToken ct)
+    /// <summary>
+    /// Stores an event for asynchronous processing, once per eventId; creates its customer if new (unless the
+    /// caller knows the customer's row is committed already).
+    /// </summary>
+    public static async Task<IngestedEvent> IngestAsync(DbConnection c, DbTransaction tx, NewEvent e, CancellationToken ct, bool customerKnown = false)
     {
-        await CustomerData.EnsureAsync(c, tx, e.TenantId, e.CustomerId, e.ReceivedAt, ct);
+        if (!customerKnown) await CustomerData.EnsureAsync(c, tx, e.TenantId, e.CustomerId, e.ReceivedAt, ct);
         return await InsertAsync(c, tx, e, null, ct) ? new IngestedEvent(e.EventId, e.CustomerId, e.Type, false, null) : await ExistingAsync(c, tx, e, ct);
     }
 

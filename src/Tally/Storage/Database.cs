@@ -72,8 +72,9 @@ public sealed class Database : IAsyncDisposable
         await c.OpenAsync(ct);
         using var cmd = c.CreateCommand();
         // FULL: a commit has reached the disk before we answer 200. busy_timeout: readers and the
-        // single writer may briefly meet on the WAL checkpoint.
-        cmd.CommandText = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=30000; PRAGMA foreign_keys=ON;";
+        // single writer may briefly meet on the WAL checkpoint. cache_size: 32 MB of pages per connection
+        // (the default is 2 MB), so the indexes' hot pages stay in memory as the tables grow.
+        cmd.CommandText = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=30000; PRAGMA foreign_keys=ON; PRAGMA cache_size=-32768;";
         await cmd.ExecuteNonQueryAsync(ct);
         return c;
     }

@@ -4,6 +4,8 @@ using Scalar.AspNetCore;
 using Tally.Server.Customers;
 using Tally.Server.Events;
 using Tally.Server.Http;
+using Tally.Server.Rules;
+using Tally.Server.Segments;
 using Tally.Server.Storage;
 using Tally.Server.Tenants;
 
@@ -38,6 +40,8 @@ app.MapScalarApiReference("/docs");
 app.MapEvents();
 app.MapCustomers();
 app.MapTenants();
+app.MapRules();
+app.MapSegments();
 
 await app.PrepareStoreAsync();
 await app.RunAsync();

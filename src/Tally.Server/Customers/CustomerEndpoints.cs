@@ -59,7 +59,9 @@ public static class CustomerEndpoints
     {
         if (!TryId(customerId, out var id, out var bad)) return bad;
         var tenantId = http.Caller().TenantId;
-        var customer = await db.ReadAsync(c => CustomerData.GetAsync(c, null, tenantId, id, ct), ct);
+        var customer = await db.ReadAsync(async c => await CustomerData.GetAsync(c, null, tenantId, id, ct) is { } found
+            ? found with { Segments = await Tally.Segments.SegmentData.OfCustomerAsync(c, null, tenantId, id, ct) }
+            : null, ct);
         return customer is null ? Problems.NotFound($"Customer {id}") : TypedResults.Ok(CustomerView.Of(customer));
     }
 

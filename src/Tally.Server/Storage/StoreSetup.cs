@@ -20,6 +20,14 @@ public static class StoreSetup
         builder.Services.AddSingleton<EventProcessor>();
         builder.Services.AddSingleton<EventSignal>();
         if (builder.Configuration.GetValue("Tally:RunWorker", true)) builder.Services.AddHostedService<EventWorker>();
+
+        // Rules: the live rule sets, their assessment in the worker, trigger jobs, the webhook outbox sender.
+        builder.Services.AddSingleton<Tally.Rules.RuleBook>();
+        builder.Services.AddSingleton<Tally.Rules.RuleProcessing>();
+        builder.Services.AddSingleton<Tally.Scheduling.IJobHandler, Tally.Rules.TriggerJobs>();
+        builder.Services.AddOptions<Webhooks.WebhookOptions>().Bind(builder.Configuration.GetSection("Tally:Webhooks")).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddHttpClient(Webhooks.WebhookSender.ClientName);
+        if (builder.Configuration.GetValue("Tally:Webhooks:Send", true)) builder.Services.AddHostedService<Webhooks.WebhookSender>();
     }
 
     private static void TryAddClock(this IServiceCollection services)

@@ -2,6 +2,7 @@ using System.Data.Common;
 using System.Text.Json;
 using Tally.Customers;
 using Tally.Ledger;
+using Tally.Rules;
 using Tally.Storage;
 
 namespace Tally.Events;
@@ -20,7 +21,7 @@ public sealed class ProcessingCursor
 /// effects and its status commit together, and a crash replays the event from scratch with no effect twice.
 /// The rule engine plugs in here.
 /// </summary>
-public sealed class EventProcessor
+public sealed class EventProcessor(RuleProcessing rules)
 {
     public async Task ProcessAsync(ProcessingContext ctx, StoredEvent e, CancellationToken ct)
     {
@@ -30,7 +31,8 @@ public sealed class EventProcessor
                 await ApplyRedemptionAsync(ctx, e, ct);
                 break;
             default:
-                // Action, order, transaction and calendar events are assessed against rules here.
+                // Action, order, transaction, calendar and points events are assessed against the tenant's live rules.
+                await rules.ProcessAsync(ctx, e, ct);
                 break;
         }
     }

@@ -240,7 +240,7 @@ public static class Assessments
             var customer = stored is null
                 ? new Customer { TenantId = tenantId, CustomerId = customerId, CreatedAt = now, ChangedAt = now }
                 : stored with { Segments = await SegmentData.OfCustomerAsync(c, null, tenantId, customerId, ct) };
-            var facts = await RuleState.LoadAsync(c, null, tenantId, customerId, eventId, set.FactsNeeded(body, customer, now), ct);
+            var facts = await RuleState.LoadAsync(c, null, tenantId, customerId, eventId, long.MaxValue, set.FactsNeeded(body, customer, now), ct);
             return (customer, facts);
         }, ct);
     }

@@ -34,7 +34,7 @@ public sealed class RuleProcessing(RuleBook book)
 
         for (var attempt = 1; ; attempt++)
         {
-            var facts = await RuleState.LoadAsync(ctx.Connection, ctx.Tx, e.TenantId, e.CustomerId, e.EventId, set.FactsNeeded(body, customer, ctx.Now), ct);
+            var facts = await RuleState.LoadAsync(ctx.Connection, ctx.Tx, e.TenantId, e.CustomerId, e.EventId, e.Seq, set.FactsNeeded(body, customer, ctx.Now), ct);
             var evaluation = set.Evaluate(body, customer, facts, ctx.Now, Traced);
             var limited = evaluation.Usages.Any(u => u.PerCustomerLimit is not null || u.TotalLimit is not null);
             if (limited) await ctx.Tx.SaveAsync("rule_usages", ct);
@@ -47,7 +47,7 @@ public sealed class RuleProcessing(RuleBook book)
             }
 
             if (limited) await ctx.Tx.ReleaseAsync("rule_usages", ct);
-            await RuleState.WriteCountersAsync(ctx.Connection, ctx.Tx, e.TenantId, e.CustomerId, e.EventId, evaluation.CounterIncrements, ct);
+            await RuleState.WriteCountersAsync(ctx.Connection, ctx.Tx, e.TenantId, e.CustomerId, e.EventId, e.Seq, evaluation.CounterIncrements, ct);
             foreach (var decision in evaluation.Decisions) await FulfilAsync(ctx, e, decision, ct);
             if (evaluation.Trace is { Count: > 0 } trace)
             {

@@ -15,19 +15,23 @@ public static class RuleState
     // Amounts are kept as ten-thousandths in a BIGINT: summed exactly on both engines (SQLite has no decimal type).
     private const decimal Scale = 10_000m;
 
-    /// <summary>Answers FactsNeeded for this customer, leaving out everything this very event already stored.</summary>
+    /// <summary>
+    /// Answers FactsNeeded for this customer: counter rows of the events stored before this one (seq below
+    /// <paramref name="eventSeq"/>; long.MaxValue for an event that is not stored), never this event's own. So a replay,
+    /// even after later events were processed, sees exactly the facts of its first run.
+    /// </summary>
     public static async Task<RuleFacts> LoadAsync(
-        DbConnection c, DbTransaction? tx, Guid tenantId, Guid customerId, Guid eventId, FactsNeeded needed, CancellationToken ct)
+        DbConnection c, DbTransaction? tx, Guid tenantId, Guid customerId, Guid eventId, long eventSeq, FactsNeeded needed, CancellationToken ct)
     {
         if (needed.IsEmpty) return RuleFacts.None;
         var counters = new Dictionary<CounterQuery, CounterFact>();
         foreach (var query in needed.Counters)
         {
             var sql = query.Since is null
-                ? "SELECT COUNT(*), COALESCE(SUM(amount_e4), 0) FROM rule_counters WHERE tenant_id = @t AND customer_id = @c AND counter_key = @k AND event_id <> @e"
-                : "SELECT COUNT(*), COALESCE(SUM(amount_e4), 0) FROM rule_counters WHERE tenant_id = @t AND customer_id = @c AND counter_key = @k AND event_id <> @e AND at >= @since";
+                ? "SELECT COUNT(*), COALESCE(SUM(amount_e4), 0) FROM rule_counters WHERE tenant_id = @t AND customer_id = @c AND counter_key = @k AND event_id <> @e AND event_seq < @seq"
+                : "SELECT COUNT(*), COALESCE(SUM(amount_e4), 0) FROM rule_counters WHERE tenant_id = @t AND customer_id = @c AND counter_key = @k AND event_id <> @e AND event_seq < @seq AND at >= @since";
             await using var cmd = c.Command(sql, tx);
-            cmd.With("@t", tenantId).With("@c", customerId).With("@k", query.Key).With("@e", eventId);
+            cmd.With("@t", tenantId).With("@c", customerId).With("@k", query.Key).With("@e", eventId).With("@seq", eventSeq);
             if (query.Since is { } since) cmd.With("@since", since);
             await using var r = await cmd.ExecuteReaderAsync(ct);
             await r.ReadAsync(ct);
@@ -57,15 +61,15 @@ public static class RuleState
     }
 
     public static async Task WriteCountersAsync(
-        DbConnection c, DbTransaction tx, Guid tenantId, Guid customerId, Guid eventId, IReadOnlyList<CounterIncrement> increments, CancellationToken ct)
+        DbConnection c, DbTransaction tx, Guid tenantId, Guid customerId, Guid eventId, long eventSeq, IReadOnlyList<CounterIncrement> increments, CancellationToken ct)
     {
         if (increments.Count == 0) return;
         await using var cmd = c.Command(
             """
-            INSERT INTO rule_counters (tenant_id, customer_id, counter_key, event_id, at, amount_e4) VALUES (@t, @c, @k, @e, @at, @amount)
+            INSERT INTO rule_counters (tenant_id, customer_id, counter_key, event_id, event_seq, at, amount_e4) VALUES (@t, @c, @k, @e, @seq, @at, @amount)
             ON CONFLICT (tenant_id, customer_id, counter_key, event_id) DO NOTHING
             """, tx);
-        cmd.With("@t", tenantId).With("@c", customerId).With("@e", eventId).With("@k", "").With("@at", 0L).With("@amount", 0L);
+        cmd.With("@t", tenantId).With("@c", customerId).With("@e", eventId).With("@seq", eventSeq).With("@k", "").With("@at", 0L).With("@amount", 0L);
         foreach (var inc in increments)
         {
             cmd.Parameters["@k"].Value = inc.Key;

@@ -146,6 +146,7 @@ public static class Migrations
             customer_id {id} NOT NULL,
             counter_key TEXT NOT NULL,
             event_id {id} NOT NULL,
+            event_seq BIGINT NOT NULL,
             at BIGINT NOT NULL,
             amount_e4 BIGINT NOT NULL,
             PRIMARY KEY (tenant_id, customer_id, counter_key, event_id)

@@ -1,0 +1,88 @@
+using Microsoft.Extensions.DependencyInjection;
+using Tally.Events;
+using Tally.Storage;
+using Tally.Tests.Infrastructure;
+using static Tally.Tests.Rules.RuleApi;
+
+namespace Tally.Tests.Rules;
+
+public sealed class RuleRaceOnSqlite(ManualSqliteApp app) : RuleRaceTests<ManualSqliteApp>(app);
+
+public sealed class RuleRaceOnPostgres(ManualPostgresApp app) : RuleRaceTests<ManualPostgresApp>(app);
+
+/// <summary>Limits under concurrency: events processed in two transactions at once, as two worker nodes would.</summary>
+public abstract class RuleRaceTests<TApp>(TApp app) : IClassFixture<TApp>
+    where TApp : RulesApp
+{
+    private readonly HttpClient api = app.Api();
+
+    [Fact]
+    public async Task Two_racing_events_take_a_total_limit_of_one_exactly_once()
+    {
+        var ns = "Race." + Guid.NewGuid().ToString("N")[..8];
+        await api.Create(Rule("action", OnNameSpace(ns), """[{"type": "points", "points": 100}]""", "\"limits\": {\"total\": 1},"));
+        var (a, b) = (Guid.NewGuid(), Guid.NewGuid());
+        var first = await Stored(await api.Post("actions", Action(a, ns)));
+        var second = await Stored(await api.Post("actions", Action(b, ns)));
+        var db = app.Services.GetRequiredService<Database>();
+        var processor = app.Services.GetRequiredService<EventProcessor>();
+
+        await using var c1 = await db.OpenAsync(CancellationToken.None);
+        await using var c2 = await db.OpenAsync(CancellationToken.None);
+        await using var tx1 = await c1.BeginTransactionAsync();
+        await processor.ProcessAsync(new ProcessingContext(db, c1, tx1, DateTimeOffset.UtcNow), first, CancellationToken.None);
+
+        // The second event runs while the first one's claim is not committed yet: it waits on the usage row
+        // (PostgreSQL) or on the write lock (SQLite), then finds the limit taken.
+        var racing = Task.Run(async () =>
+        {
+            await using var tx2 = await c2.BeginTransactionAsync();
+            await processor.ProcessAsync(new ProcessingContext(db, c2, tx2, DateTimeOffset.UtcNow), second, CancellationToken.None);
+            await tx2.CommitAsync();
+        });
+        await Task.Delay(300);
+        await tx1.CommitAsync();
+        await racing;
+
+        Assert.Equal(100, await api.Balance(a) + await api.Balance(b));
+        Assert.Equal(100, await api.Balance(a));
+        var total = await app.ReadAsync(async c =>
+        {
+            await using var cmd = c.Command("SELECT used FROM rule_usages WHERE customer_id = @all");
+            return Convert.ToInt64(await cmd.With("@all", Guid.Empty).ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture);
+        });
+        Assert.Equal(1, total);
+    }
+
+    [Fact]
+    public async Task Racing_events_of_many_customers_never_exceed_a_total_limit()
+    {
+        var ns = "Race." + Guid.NewGuid().ToString("N")[..8];
+        await api.Create(Rule("action", OnNameSpace(ns), """[{"type": "points", "points": 1}]""", "\"limits\": {\"total\": 3},"));
+        var customers = Enumerable.Range(0, 8).Select(_ => Guid.NewGuid()).ToList();
+        var events = new List<StoredEvent>();
+        foreach (var customer in customers) events.Add(await Stored(await api.Post("actions", Action(customer, ns))));
+        var db = app.Services.GetRequiredService<Database>();
+        var processor = app.Services.GetRequiredService<EventProcessor>();
+
+        await Task.WhenAll(events.Select(e => Task.Run(async () =>
+        {
+            await using var c = await db.OpenAsync(CancellationToken.None);
+            await using var tx = await c.BeginTransactionAsync();
+            await processor.ProcessAsync(new ProcessingContext(db, c, tx, DateTimeOffset.UtcNow), e, CancellationToken.None);
+            await tx.CommitAsync();
+        })));
+
+        var sum = 0L;
+        foreach (var customer in customers) sum += await api.Balance(customer);
+        Assert.Equal(3, sum);
+    }
+
+    private Task<StoredEvent> Stored(Guid eventId) =>
+        app.ReadAsync(async c =>
+        {
+            await using var cmd = c.Command("SELECT tenant_id FROM events WHERE event_id = @e");
+            var tenantId = Guid.Parse(Convert.ToString(await cmd.With("@e", eventId).ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture)!);
+            return (await EventData.FindAsync(c, null, tenantId, eventId, CancellationToken.None))!.Value.Event;
+        });
+}

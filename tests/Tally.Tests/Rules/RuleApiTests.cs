@@ -394,4 +394,38 @@ public abstract class RuleApiTests<TApp>(TApp app) : IClassFixture<TApp>
         await api.ProcessedOk(await api.Post("actions", Action(customer, ns)));
         Assert.Equal(11, await api.Balance(customer));
     }
+
+    [Fact]
+    public async Task Points_and_calendar_events_queued_by_Tally_itself_are_assessed_like_any_other()
+    {
+        var ns = Ns();
+        var segment = "seg-" + Guid.NewGuid().ToString("N")[..8];
+        await api.Create(Rule("points", OnNameSpace(ns, """{"field": "points.balance", "op": "gte", "value": 1000}"""),
+            $$"""[{"type": "addToSegment", "segment": "{{segment}}"}]"""));
+        await api.Create(Rule("calendar", OnNameSpace(ns, """{"field": "calendar.yearsSinceJoining", "op": "eq", "value": 1}"""),
+            """[{"type": "points", "points": 365}]"""));
+        var customer = Guid.NewGuid();
+        await api.ProcessedOk(await api.Post("actions", Action(customer, ns + ".create")));
+        var tenantId = await app.ReadAsync(async c =>
+        {
+            await using var cmd = c.Command("SELECT tenant_id FROM customers WHERE customer_id = @c");
+            return Guid.Parse(Convert.ToString(await cmd.With("@c", customer).ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture)!);
+        });
+        var pointsId = Tally.Events.EventData.DerivedId(tenantId, $"test-points:{customer}");
+        var calendarId = Tally.Events.EventData.DerivedId(tenantId, $"test-calendar:{customer}");
+        await app.WriteAsync(async (c, tx) =>
+        {
+            await Tally.Events.EventData.EnqueueInternalAsync(c, tx, new(tenantId, pointsId, customer, Tally.Events.EventType.Points, ns,
+                $$$"""{"nameSpace": "{{{ns}}}", "points": {"quantity": 1200, "previousBalance": 0, "balance": 1200}}""", DateTimeOffset.UtcNow), CancellationToken.None);
+            await Tally.Events.EventData.EnqueueInternalAsync(c, tx, new(tenantId, calendarId, customer, Tally.Events.EventType.Calendar, ns,
+                $$$"""{"nameSpace": "{{{ns}}}", "calendar": {"kind": "anniversary", "yearsSinceJoining": 1}}""", DateTimeOffset.UtcNow), CancellationToken.None);
+            return true;
+        });
+        await api.ProcessedOk(pointsId);
+        await api.ProcessedOk(calendarId);
+
+        var (_, view) = await api.GetJson($"/api/v1/customers/{customer}");
+        Assert.Contains(segment, view!["segments"]!.AsArray().Select(s => (string?)s));
+        Assert.Equal(365, await api.Balance(customer));
+    }
 }

@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Tally.Events;
 using Tally.Storage;
@@ -76,6 +77,34 @@ public abstract class RuleRaceTests<TApp>(TApp app) : IClassFixture<TApp>
         var sum = 0L;
         foreach (var customer in customers) sum += await api.Balance(customer);
         Assert.Equal(3, sum);
+    }
+
+    [Fact]
+    public async Task A_publish_on_one_node_is_seen_by_the_worker_of_another_node()
+    {
+        // This node runs no worker; the second one, on the same store, processes every event.
+        await using var other = new OtherNode(app.Store.Settings);
+        _ = other.Server;
+        var ns = "Node." + Guid.NewGuid().ToString("N")[..8];
+        var customer = Guid.NewGuid();
+        var id = await api.Create(Rule("action", OnNameSpace(ns), """[{"type": "points", "points": 1}]"""));
+        await api.ProcessedOk(await api.Post("actions", Action(customer, ns)));
+        Assert.Equal(1, await api.Balance(customer));
+
+        await api.SendJson(HttpMethod.Put, $"/api/v1/rules/{id}", Rule("action", OnNameSpace(ns), """[{"type": "points", "points": 10}]"""));
+        await api.ProcessedOk(await api.Post("actions", Action(customer, ns)));
+        Assert.Equal(11, await api.Balance(customer));
+    }
+
+    private sealed class OtherNode(IReadOnlyDictionary<string, string> settings) : Microsoft.AspNetCore.Mvc.Testing.WebApplicationFactory<Program>
+    {
+        protected override void ConfigureWebHost(Microsoft.AspNetCore.Hosting.IWebHostBuilder builder)
+        {
+            foreach (var (key, value) in settings) builder.UseSetting(key, value);
+            builder.UseSetting("Tally:WorkerPollInterval", "00:00:00.050");
+            builder.UseSetting("Tally:Webhooks:Send", "false");
+            builder.UseEnvironment("Testing");
+        }
     }
 
     private Task<StoredEvent> Stored(Guid eventId) =>

@@ -137,7 +137,7 @@ public static class EventEndpoints
     {
         if (!Guid.TryParse(eventId, out var id)) return Problems.Validation("eventId", $"'{eventId}' is not a UUID.");
         var tenantId = http.Caller().TenantId;
-        var (found, trace) = await db.ReadAsync(async c => (await EventData.FindAsync(c, null, tenantId, id, ct), await RuleState.TraceAsync(c, tenantId, id, ct)), ct);
+        var (found, trace) = await db.ReadAsync(async c => (await EventData.FindAsync(c, null, tenantId, id, ct), await RuleState.TraceAsync(c, null, tenantId, id, ct)), ct);
         if (found is not { } f) return Problems.NotFound($"Event {id}");
         var stored = trace is null ? null : JsonSerializer.Deserialize<StoredTrace>(trace, Tally.TallyJson.Options);
         return TypedResults.Ok(new EventTrace(id, f.Event.CustomerId, EventData.Name(f.Event.Type), f.Event.Status, stored?.Rules ?? [], stored?.SkippedOutcomes ?? []));

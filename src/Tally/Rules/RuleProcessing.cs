@@ -29,6 +29,11 @@ public sealed class RuleProcessing(RuleBook book)
         if (set.Rules.Count == 0) return;
         var body = ReadBody(e);
         if (body is null) return;
+
+        // An event whose assessment committed (its trace is the mark) is never assessed again: re-queued by hand,
+        // it would otherwise meet the customer's later state (segments, balance) and decide differently. A crash
+        // rolls the mark back with everything else, so that replay assesses from scratch, against the same state.
+        if (await RuleState.TraceAsync(ctx.Connection, ctx.Tx, e.TenantId, e.EventId, ct) is not null) return;
         var customer = await LoadCustomerAsync(ctx, e.TenantId, e.CustomerId, ctx.Db.ForUpdate, ct);
         if (customer is null) return;
 
@@ -49,11 +54,8 @@ public sealed class RuleProcessing(RuleBook book)
             if (limited) await ctx.Tx.ReleaseAsync("rule_usages", ct);
             await RuleState.WriteCountersAsync(ctx.Connection, ctx.Tx, e.TenantId, e.CustomerId, e.EventId, e.Seq, evaluation.CounterIncrements, ct);
             foreach (var decision in evaluation.Decisions) await FulfilAsync(ctx, e, decision, ct);
-            if (evaluation.Trace is { Count: > 0 } trace)
-            {
-                var json = JsonSerializer.Serialize(new StoredTrace(trace, evaluation.SkippedOutcomes), TallyJson.Options);
-                await RuleState.SaveTraceAsync(ctx.Connection, ctx.Tx, e.TenantId, e.EventId, json, ctx.Now, ct);
-            }
+            var json = JsonSerializer.Serialize(new StoredTrace(evaluation.Trace ?? [], evaluation.SkippedOutcomes), TallyJson.Options);
+            await RuleState.SaveTraceAsync(ctx.Connection, ctx.Tx, e.TenantId, e.EventId, json, ctx.Now, ct);
 
             return;
         }

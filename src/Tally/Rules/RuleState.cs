@@ -122,7 +122,7 @@ public static class RuleState
         return await cmd.With("@t", tenantId).With("@r", rule).With("@c", customerId).With("@limit", limit ?? long.MaxValue).ExecuteNonQueryAsync(ct) == 1;
     }
 
-    /// <summary>Keeps the trace of a processed event; a replay replaces it.</summary>
+    /// <summary>Keeps the trace of a processed event; it also marks the event as assessed.</summary>
     public static async Task SaveTraceAsync(DbConnection c, DbTransaction tx, Guid tenantId, Guid eventId, string trace, DateTimeOffset now, CancellationToken ct)
     {
         await using var cmd = c.Command(
@@ -133,9 +133,9 @@ public static class RuleState
         await cmd.With("@t", tenantId).With("@e", eventId).With("@trace", trace).With("@now", now).ExecuteNonQueryAsync(ct);
     }
 
-    public static async Task<string?> TraceAsync(DbConnection c, Guid tenantId, Guid eventId, CancellationToken ct)
+    public static async Task<string?> TraceAsync(DbConnection c, DbTransaction? tx, Guid tenantId, Guid eventId, CancellationToken ct)
     {
-        await using var cmd = c.Command("SELECT trace FROM event_traces WHERE tenant_id = @t AND event_id = @e");
+        await using var cmd = c.Command("SELECT trace FROM event_traces WHERE tenant_id = @t AND event_id = @e", tx);
         return await cmd.With("@t", tenantId).With("@e", eventId).ExecuteScalarAsync(ct) as string;
     }
 }

@@ -80,6 +80,32 @@ public abstract class RuleRaceTests<TApp>(TApp app) : IClassFixture<TApp>
     }
 
     [Fact]
+    public async Task A_crash_mid_event_rolls_everything_back_and_the_replay_fulfils_once()
+    {
+        var ns = "Crash." + Guid.NewGuid().ToString("N")[..8];
+        await api.Create(Rule("action", OnNameSpace(ns, """{"nth": 1}"""),
+            """[{"type": "points", "points": 10}, {"type": "voucher", "discount": {"amount": 5}}]""", "\"limits\": {\"perCustomer\": 1},"));
+        var customer = Guid.NewGuid();
+        var e = await Stored(await api.Post("actions", Action(customer, ns)));
+        var db = app.Services.GetRequiredService<Database>();
+        var processor = app.Services.GetRequiredService<EventProcessor>();
+
+        for (var run = 0; run < 3; run++)
+        {
+            await using var c = await db.OpenAsync(CancellationToken.None);
+            await using var tx = await c.BeginTransactionAsync();
+            await processor.ProcessAsync(new ProcessingContext(db, c, tx, DateTimeOffset.UtcNow), e, CancellationToken.None);
+            if (run == 0) await tx.RollbackAsync(); // the process died before the commit
+            else await tx.CommitAsync();
+        }
+
+        Assert.Equal(10, await api.Balance(customer));
+        Assert.Single((await api.Items($"/api/v1/customers/{customer}/vouchers")).AsArray());
+        var (_, trace) = await api.GetJson($"/api/v1/events/{e.EventId}/trace");
+        Assert.True((bool)trace!["trace"]![0]!["matched"]!);
+    }
+
+    [Fact]
     public async Task A_publish_on_one_node_is_seen_by_the_worker_of_another_node()
     {
         // This node runs no worker; the second one, on the same store, processes every event.

@@ -4,6 +4,8 @@ using Scalar.AspNetCore;
 using Tally.Server.Customers;
 using Tally.Server.Events;
 using Tally.Server.Http;
+using Tally.Server.Ledger;
+using Tally.Server.Scheduling;
 using Tally.Server.Storage;
 using Tally.Server.Tenants;
 
@@ -38,6 +40,8 @@ app.MapScalarApiReference("/docs");
 app.MapEvents();
 app.MapCustomers();
 app.MapTenants();
+app.MapLedger();
+app.MapTestClock();
 
 await app.PrepareStoreAsync();
 await app.RunAsync();

@@ -151,6 +151,7 @@ public static class CustomerEndpoints
         Replayed,
         Missing,
         Insufficient,
+        Closed,
     }
 
     private static async Task<Results<Created<EntryView>, Ok<EntryView>, ProblemHttpResult>> Adjust(string customerId, HttpContext http, CancellationToken ct)
@@ -188,6 +189,7 @@ public static class CustomerEndpoints
             var (settings, _) = await LedgerStore.SettingsAsync(c, tx, tenantId, ct);
             var decided = Movements.Adjust(loaded.Account, settings, points, cause, now, request.Reason);
             // A deduction must also leave the points promised to accepted redemptions.
+            if (decided is Refused<Posting> { Reason: Refusal.AccountClosed }) return (AdjustOutcome.Closed, null, 0L);
             if (decided is not Tally.Ledger.Accepted<Posting> { Value: var posting } || (points < 0 && posting.Account.Balance < loaded.Reserved))
             {
                 var settled = Movements.Settle(loaded.Account, settings, cause, now).Account.Balance;
@@ -203,6 +205,7 @@ public static class CustomerEndpoints
         return outcome switch
         {
             AdjustOutcome.Missing => Problems.NotFound($"Customer {id}"),
+            AdjustOutcome.Closed => Problems.Unprocessable("account_closed", "The account is closed.", $"Customer {id} was merged into another customer."),
             AdjustOutcome.Insufficient => Problems.Unprocessable("insufficient_points", "Not enough points.",
                 $"The customer has {available} points available; the adjustment deducts {-points}.",
                 new Dictionary<string, object?> { ["availableBalance"] = available }),

@@ -122,6 +122,18 @@ public static class LedgerStore
         return loaded with { Account = loaded.Account with { Lots = [.. lots.Values] } };
     }
 
+    /// <summary>
+    /// What the customer may spend at <paramref name="now"/>: the balance as settled up to now (a scheduler running
+    /// behind must not let expired points be promised) less the points promised to accepted redemptions.
+    /// </summary>
+    public static async Task<long> SpendableAsync(DbConnection c, DbTransaction? tx, Guid tenantId, Guid customerId, DateTimeOffset now, CancellationToken ct)
+    {
+        var loaded = await LoadAsync(c, tx, tenantId, customerId, "", ct);
+        if (loaded is null) return 0;
+        var (settings, _) = await SettingsAsync(c, tx, tenantId, ct);
+        return Movements.Settle(loaded.Account, settings, Cause.Schedule("spendable"), now).Account.Balance - loaded.Reserved;
+    }
+
     /// <summary>The lots an award created: those whose source is the event's outcomes (by source event id), not received by transfer or merge.</summary>
     public static async Task<List<Guid>> AwardLotsAsync(DbConnection c, DbTransaction? tx, Guid tenantId, Guid customerId, string eventId, CancellationToken ct)
     {

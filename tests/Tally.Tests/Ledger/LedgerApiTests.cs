@@ -354,6 +354,7 @@ public abstract class LedgerApiTests<TApp>(TApp app) : IClassFixture<TApp>
         Assert.Equal(0, (long)(await BalanceOf(source))["balance"]!);
         var closed = await api.PostJson($"/api/v1/customers/{source}/adjustments", new { points = 5, reason = "late" });
         Assert.Equal(HttpStatusCode.UnprocessableEntity, closed.Status);
+        Assert.Equal("account_closed", (string?)closed.Body!["code"]);
         Assert.Contains("loyaltyCustomerMerge", await ActivityTypes(target));
     }
 

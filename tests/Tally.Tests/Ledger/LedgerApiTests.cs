@@ -407,6 +407,23 @@ public abstract class LedgerApiTests<TApp>(TApp app) : IClassFixture<TApp>
         Assert.Equal("birthday", (string?)calendar[0]!["nameSpace"]);
         await Program(new { });
     }
+
+    [Fact]
+    public async Task The_join_anniversary_queues_a_calendar_event_with_the_years_since_joining()
+    {
+        await Program(new { });
+        var now = DateTimeOffset.Parse((string)(await api.GetJson("/api/v1/test-clock")).Body!["now"]!, System.Globalization.CultureInfo.InvariantCulture);
+        var joined = now.AddYears(-1).AddDays(5);
+        var (_, customer) = await NewCustomer(new { firstName = "Anni", createdAt = joined.ToString("O") });
+        await Advance("PT1S");
+        await Advance("P6D");
+
+        await Advance("PT1S");
+        var (_, events) = await api.GetJson($"/api/v1/customers/{customer}/events");
+        var calendar = events!["items"]!.AsArray().Single(e => (string?)e!["type"] == "calendar")!;
+        Assert.Equal("anniversary", (string?)calendar["nameSpace"]);
+        Assert.Equal(1, (int)calendar["payload"]!["calendar"]!["yearsSinceJoining"]!);
+    }
 }
 
 public sealed class TestClockAbsentOnSqlite(SqliteApp app) : IClassFixture<SqliteApp>

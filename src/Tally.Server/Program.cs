@@ -6,6 +6,8 @@ using Tally.Server.Events;
 using Tally.Server.Http;
 using Tally.Server.Rules;
 using Tally.Server.Segments;
+using Tally.Server.Ledger;
+using Tally.Server.Scheduling;
 using Tally.Server.Storage;
 using Tally.Server.Tenants;
 
@@ -42,6 +44,8 @@ app.MapCustomers();
 app.MapTenants();
 app.MapRules();
 app.MapSegments();
+app.MapLedger();
+app.MapTestClock();
 
 await app.PrepareStoreAsync();
 await app.RunAsync();

@@ -41,12 +41,7 @@ public sealed class EventProcessor(RuleProcessing rules)
     {
         var body = JsonSerializer.Deserialize<RedemptionEvent>(e.Payload, TallyJson.Options)!;
         var quantity = body.Redemption!.Quantity!.Value;
-        var tenantId = e.TenantId;
-        await CustomerData.GetAsync(ctx.Connection, ctx.Tx, tenantId, e.CustomerId, ct, ctx.Db.ForUpdate);
-        await LedgerData.PostAsync(ctx.Connection, ctx.Tx, tenantId, e.CustomerId,
-            new LedgerWrite("redeem", -quantity, EventId: e.EventId, IdempotencyKey: $"redeem:{e.EventId}",
-                Reference: body.Redemption.ExternalReference ?? body.Reference, ReservedDelta: -quantity),
-            ctx.Now, ct);
+        await PointsBook.RedeemAsync(ctx, e.TenantId, e.CustomerId, e.EventId, quantity, body.Redemption.ExternalReference ?? body.Reference, ct);
     }
 
 }

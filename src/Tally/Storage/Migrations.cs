@@ -257,6 +257,83 @@ public static class Migrations
             PRIMARY KEY (tenant_id, event_id)
         );
         """),
+        // Version 3 is the rule engine's step (another branch); the numbers are applied in order, so a
+        // database that got 4 before 3 existed is not expected: both land on main together.
+        (4, "ledger: program settings, lots, entry columns, activity outbox",
+        """
+        CREATE TABLE program_settings (
+            tenant_id {id} PRIMARY KEY,
+            json TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            changed_at BIGINT NOT NULL
+        );
+        CREATE TABLE lots (
+            tenant_id {id} NOT NULL,
+            lot_id {id} NOT NULL,
+            customer_id {id} NOT NULL,
+            ledger TEXT NOT NULL,
+            points BIGINT NOT NULL,
+            remaining BIGINT NOT NULL,
+            reversed BIGINT NOT NULL,
+            expired BIGINT NOT NULL,
+            earned_at BIGINT NOT NULL,
+            available_at BIGINT NOT NULL,
+            is_pending {bool} NOT NULL,
+            expires_at BIGINT NULL,
+            source_key TEXT NOT NULL,
+            source_event_id TEXT NULL,
+            from_lot_id {id} NULL,
+            PRIMARY KEY (tenant_id, lot_id)
+        );
+        CREATE INDEX lots_open ON lots (tenant_id, customer_id, ledger) WHERE remaining > 0 OR is_pending;
+        CREATE INDEX lots_source_event ON lots (tenant_id, source_event_id) WHERE source_event_id IS NOT NULL;
+        CREATE TABLE ledger_movements (
+            tenant_id {id} NOT NULL,
+            movement_key TEXT NOT NULL,
+            customer_id {id} NOT NULL,
+            created_at BIGINT NOT NULL,
+            PRIMARY KEY (tenant_id, movement_key)
+        );
+        CREATE TABLE activity (
+            seq {seq},
+            tenant_id {id} NOT NULL,
+            customer_id {id} NOT NULL,
+            event_id {id} NOT NULL,
+            type TEXT NOT NULL,
+            ledger TEXT NOT NULL,
+            data {json} NOT NULL,
+            created_at BIGINT NOT NULL,
+            delivered_at BIGINT NULL
+        );
+        CREATE UNIQUE INDEX activity_event ON activity (tenant_id, event_id);
+        CREATE INDEX activity_customer ON activity (tenant_id, customer_id, seq);
+        CREATE INDEX activity_undelivered ON activity (seq) WHERE delivered_at IS NULL;
+        ALTER TABLE ledger_entries ADD COLUMN entry_uid {id} NULL;
+        ALTER TABLE ledger_entries ADD COLUMN movement_key TEXT NULL;
+        ALTER TABLE ledger_entries ADD COLUMN seq_no INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE ledger_entries ADD COLUMN effective_at BIGINT NULL;
+        ALTER TABLE ledger_entries ADD COLUMN pending_points BIGINT NOT NULL DEFAULT 0;
+        ALTER TABLE ledger_entries ADD COLUMN pending_after BIGINT NOT NULL DEFAULT 0;
+        ALTER TABLE ledger_entries ADD COLUMN earned BIGINT NOT NULL DEFAULT 0;
+        ALTER TABLE ledger_entries ADD COLUMN redeemed BIGINT NOT NULL DEFAULT 0;
+        ALTER TABLE ledger_entries ADD COLUMN expired BIGINT NOT NULL DEFAULT 0;
+        ALTER TABLE ledger_entries ADD COLUMN unrecovered BIGINT NOT NULL DEFAULT 0;
+        ALTER TABLE ledger_entries ADD COLUMN rule TEXT NULL;
+        ALTER TABLE ledger_entries ADD COLUMN request_key TEXT NULL;
+        ALTER TABLE ledger_entries ADD COLUMN counterparty_id {id} NULL;
+        ALTER TABLE ledger_entries ADD COLUMN reverses_entry_uid {id} NULL;
+        ALTER TABLE ledger_entries ADD COLUMN lot_refs {json} NULL;
+        CREATE INDEX ledger_entries_movement ON ledger_entries (tenant_id, movement_key) WHERE movement_key IS NOT NULL;
+        CREATE INDEX ledger_entries_event ON ledger_entries (tenant_id, event_id) WHERE event_id IS NOT NULL;
+        ALTER TABLE customers ADD COLUMN lifetime_expired BIGINT NOT NULL DEFAULT 0;
+        ALTER TABLE customers ADD COLUMN last_earn_at BIGINT NULL;
+        ALTER TABLE customers ADD COLUMN is_closed {bool} NOT NULL DEFAULT {false};
+        ALTER TABLE customers ADD COLUMN tier_ends_at BIGINT NULL;
+        ALTER TABLE customers ADD COLUMN tier_reminded_for BIGINT NULL;
+        ALTER TABLE customers ADD COLUMN reminded_until BIGINT NULL;
+        ALTER TABLE customers ADD COLUMN calendar_planned {bool} NOT NULL DEFAULT {false};
+        CREATE INDEX customers_calendar_unplanned ON customers (tenant_id, customer_id) WHERE calendar_planned = {false};
+        """),
     ];
 
     public static int Latest => Steps[^1].Version;

@@ -18,7 +18,7 @@ public sealed class ServerProcess : IAsyncDisposable
 
     public Uri Address { get; }
 
-    public static async Task<ServerProcess> StartAsync(TestStore store, bool runWorker, int port = 0)
+    public static async Task<ServerProcess> StartAsync(TestStore store, bool runWorker, int port = 0, IReadOnlyDictionary<string, string>? environment = null)
     {
         port = port == 0 ? FreePort() : port;
         var dll = Path.Combine(AppContext.BaseDirectory, "Tally.Server.dll");
@@ -35,6 +35,7 @@ public sealed class ServerProcess : IAsyncDisposable
         info.Environment["Tally__WorkerPollInterval"] = "00:00:00.050";
         info.Environment["DOTNET_gcServer"] = "0";
         info.Environment["Logging__LogLevel__Default"] = "Warning";
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>()) info.Environment[key] = value;
         var p = Process.Start(info)!;
         p.OutputDataReceived += (_, _) => { };
         p.ErrorDataReceived += (_, _) => { };

@@ -117,9 +117,9 @@ public sealed class RuleProcessing(RuleBook book)
                 await Scheduler.ScheduleAsync(c, tx, t, e.CustomerId, TriggerJobs.Kind, $"trigger:{e.EventId}:{trigger.RuleId}:{trigger.OutcomeIndex}",
                     trigger.DueAt, payload, ct);
                 break;
-            case ExpirePointsDecision:
-                // TODO(ledger): call PointsBook.ExpireAsync(ctx, tenantId, customerId, decision, cause) once the ledger issue adds it.
-                // Until then the decision is traced but has no effect.
+            case ExpirePointsDecision expire:
+                await PointsBook.ExpireAsync(ctx, t, e.CustomerId, expire,
+                    Cause.Event(e.EventId.ToString(), expire.RuleId, expire.RuleVersion, expire.OutcomeIndex), ct);
                 break;
         }
     }

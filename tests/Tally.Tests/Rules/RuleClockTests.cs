@@ -73,4 +73,31 @@ public abstract class RuleClockTests<TApp>(TApp app) : IClassFixture<TApp>
         await Advance("P15D");
         await Eventually(async () => await api.Balance(customer) == 35, "the pending points were not activated");
     }
+
+    [Fact]
+    public async Task An_expirePoints_outcome_on_a_calendar_event_expires_points_older_than_its_period()
+    {
+        var ns = "Exp." + Guid.NewGuid().ToString("N")[..8];
+        await api.Create(Rule("action", OnNameSpace(ns), """[{"type": "points", "points": 40}]"""));
+        await api.Create(Rule("calendar", OnNameSpace(ns + ".sweep"), """[{"type": "expirePoints", "olderThan": "P30D"}]"""));
+        var customer = Guid.NewGuid();
+        await api.ProcessedOk(await api.Post("actions", new { customerId = customer, nameSpace = ns }));
+        await Advance("P10D");
+        await api.ProcessedOk(await api.Post("actions", new { customerId = customer, nameSpace = ns }));
+        Assert.Equal(80, await api.Balance(customer));
+        await Advance("P25D");
+
+        var tenantId = await app.ReadAsync(async c =>
+        {
+            await using var cmd = Tally.Storage.Sql.Command(c, "SELECT tenant_id FROM customers WHERE customer_id = @c");
+            return Guid.Parse(Convert.ToString(await Tally.Storage.Sql.With(cmd, "@c", customer).ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture)!);
+        });
+        var sweep = Tally.Events.EventData.DerivedId(tenantId, $"test-sweep:{customer}");
+        var now = DateTimeOffset.Parse((string)(await api.GetJson("/api/v1/test-clock")).Body!["now"]!, System.Globalization.CultureInfo.InvariantCulture);
+        await app.WriteAsync(async (c, tx) => await Tally.Events.EventData.EnqueueInternalAsync(c, tx, new(tenantId, sweep, customer, Tally.Events.EventType.Calendar,
+            ns + ".sweep", $$$"""{"nameSpace": "{{{ns}}}.sweep", "calendar": {"kind": "trigger"}}""", now), CancellationToken.None));
+        await api.ProcessedOk(sweep);
+
+        Assert.Equal(40, await api.Balance(customer));
+    }
 }

@@ -59,7 +59,8 @@ public sealed partial class WebhookSender(
             {
                 var now = clock.GetUtcNow();
                 var lease = now + o.Timeout + o.Timeout;
-                var due = await writes.WriteAsync((c, tx) => WebhookData.ClaimDueAsync(db, c, tx, now, lease, o.BatchSize, CancellationToken.None), stoppingToken);
+                // A read first: an idle outbox costs a pooled read per poll, not a write transaction in the queue.
+                var due = !await db.ReadAsync(c => WebhookData.AnyDueAsync(c, now, stoppingToken), stoppingToken) ? [] : await writes.WriteAsync((c, tx) => WebhookData.ClaimDueAsync(db, c, tx, now, lease, o.BatchSize, CancellationToken.None), stoppingToken);
                 await Parallel.ForEachAsync(due, new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = stoppingToken },
                     async (call, ct) => await SendAsync(call, o, ct));
                 sent = due.Count;

@@ -40,6 +40,12 @@ public static class WebhookData
             .With("@v", w.RuleVersion).With("@e", eventId).With("@now", now).ExecuteNonQueryAsync(ct) == 1;
     }
 
+    public static async Task<bool> AnyDueAsync(DbConnection c, DateTimeOffset now, CancellationToken ct)
+    {
+        await using var cmd = c.Command("SELECT call_id FROM webhook_calls WHERE status = 'queued' AND next_attempt_at <= @now LIMIT 1");
+        return await cmd.With("@now", now).ExecuteScalarAsync(ct) is not null;
+    }
+
     /// <summary>
     /// Takes up to <paramref name="limit"/> due calls and pushes their next attempt past <paramref name="leaseUntil"/>,
     /// so no other sender takes them meanwhile; a sender that dies mid-call leaves them to be retried after the lease.

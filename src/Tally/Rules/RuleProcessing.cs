@@ -28,7 +28,7 @@ public sealed class RuleProcessing(RuleBook book)
         var set = await book.ForBatchAsync(ctx, e.TenantId, ct);
         if (set.Rules.Count == 0) return;
         var body = ReadBody(e);
-        if (body is null) return;
+        if (body is null || !set.Considers(body)) return;
 
         // An event whose assessment committed (its trace is the mark) is never assessed again: re-queued by hand,
         // it would otherwise meet the customer's later state (segments, balance) and decide differently. A crash

@@ -90,6 +90,8 @@ public static class RuleState
     {
         foreach (var usage in usages.OrderBy(u => u.RuleId, StringComparer.Ordinal))
         {
+            // Only limits need counting; an unlimited rule's fires are in the traces and the ledger.
+            if (usage.PerCustomerLimit is null && usage.TotalLimit is null) continue;
             if (!Guid.TryParse(usage.RuleId, out var rule)) continue;
             await using (var fire = c.Command(
                 """

@@ -13,6 +13,6 @@ TALLY_DATA_DIR="$work/data" TALLY_BOOTSTRAP_API_KEY=bench-key Logging__LogLevel_
 pid=$!
 trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$work"' EXIT
 for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.2; done
-bench/rules.sh "http://127.0.0.1:$port" bench-key "$rules" order
+bench/publish-rules.sh "http://127.0.0.1:$port" bench-key "$rules" order
 dotnet "$work/load/Tally.Load.dll" "http://127.0.0.1:$port" bench-key "$rate" "$secs" "$work/data/tally.db"
 echo "server_rss_mb=$(( $(awk '/VmRSS/ {print $2}' /proc/$pid/status) / 1024 ))"

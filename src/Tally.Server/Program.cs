@@ -4,6 +4,10 @@ using Scalar.AspNetCore;
 using Tally.Server.Customers;
 using Tally.Server.Events;
 using Tally.Server.Http;
+using Tally.Server.Rules;
+using Tally.Server.Segments;
+using Tally.Server.Ledger;
+using Tally.Server.Scheduling;
 using Tally.Server.Storage;
 using Tally.Server.Tenants;
 
@@ -38,6 +42,10 @@ app.MapScalarApiReference("/docs");
 app.MapEvents();
 app.MapCustomers();
 app.MapTenants();
+app.MapRules();
+app.MapSegments();
+app.MapLedger();
+app.MapTestClock();
 
 await app.PrepareStoreAsync();
 await app.RunAsync();

@@ -26,4 +26,12 @@ public sealed class TallyOptions
 
     /// <summary>Run the event worker in this process (turn off for API-only nodes).</summary>
     public bool RunWorker { get; set; } = true;
+
+    /// <summary>Scheduled jobs (expiries, activations, reminders, calendar dates) run per transaction.</summary>
+    [Range(1, 100_000)]
+    public int SchedulerBatchSize { get; set; } = 200;
+
+    /// <summary>How often the scheduler looks for due jobs when nothing woke it.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.010", "00:10:00")]
+    public TimeSpan SchedulerPollInterval { get; set; } = TimeSpan.FromSeconds(1);
 }

@@ -12,7 +12,7 @@ using Tally.Storage;
 
 namespace Tally.Server.Customers;
 
-/// <summary>The customer as the API shows it: Tallymarks' field names, plus segments, balance and tier.</summary>
+/// <summary>The customer as the API shows it: Tallymarks' field names, segments, tier, and pointsBalance net of points promised to unapplied redemptions (as the balance endpoint).</summary>
 public sealed record CustomerView(
     Guid CustomerId, Guid TenantId, string? FirstName, string? LastName, string? DisplayName, string? EmailAddress,
     string? MobileNumber, string? ContactPhone, bool OptinSms, bool OptinEmail, bool AcceptTerms, DateOnly? DateOfBirth,
@@ -22,7 +22,7 @@ public sealed record CustomerView(
     public static CustomerView Of(Customer c) => new(
         c.CustomerId, c.TenantId, c.FirstName, c.LastName, c.DisplayName, c.EmailAddress, c.MobileNumber, c.ContactPhone,
         c.OptinSms, c.OptinEmail, c.AcceptTerms, c.DateOfBirth, c.ExternalReference, c.ExternalStatus, c.IsAccountLocked,
-        c.Attributes, c.CreatedAt, c.ChangedAt, c.Segments, c.PointsBalance, c.Tier);
+        c.Attributes, c.CreatedAt, c.ChangedAt, c.Segments, c.PointsBalance - c.ReservedPoints, c.Tier);
 }
 
 public sealed record AdjustmentRequest(long? Points, string? Reason, string? Reference);
@@ -59,7 +59,9 @@ public static class CustomerEndpoints
     {
         if (!TryId(customerId, out var id, out var bad)) return bad;
         var tenantId = http.Caller().TenantId;
-        var customer = await db.ReadAsync(c => CustomerData.GetAsync(c, null, tenantId, id, ct), ct);
+        var customer = await db.ReadAsync(async c => await CustomerData.GetAsync(c, null, tenantId, id, ct) is { } found
+            ? found with { Segments = await Tally.Segments.SegmentData.OfCustomerAsync(c, null, tenantId, id, ct) }
+            : null, ct);
         return customer is null ? Problems.NotFound($"Customer {id}") : TypedResults.Ok(CustomerView.Of(customer));
     }
 
@@ -151,6 +153,7 @@ public static class CustomerEndpoints
         Replayed,
         Missing,
         Insufficient,
+        Closed,
     }
 
     private static async Task<Results<Created<EntryView>, Ok<EntryView>, ProblemHttpResult>> Adjust(string customerId, HttpContext http, CancellationToken ct)
@@ -171,23 +174,40 @@ public static class CustomerEndpoints
         var db = services.GetRequiredService<Database>();
         var now = services.GetRequiredService<TimeProvider>().GetUtcNow();
         var points = request.Points!.Value;
-        var key = idempotencyKey.Length > 0 ? $"adjustment:{idempotencyKey}" : null;
+        var cause = idempotencyKey.Length > 0 ? Cause.Request(idempotencyKey) : Cause.Request($"adjustment:{Guid.CreateVersion7()}");
         var (outcome, entry, available) = await services.GetRequiredService<WriteQueue>().WriteAsync(async (c, tx) =>
         {
-            var customer = await CustomerData.GetAsync(c, tx, tenantId, id, CancellationToken.None, db.ForUpdate);
-            if (customer is null) return (AdjustOutcome.Missing, (PostedEntry?)null, 0L);
-            if (key is not null && await LedgerData.FindByIdempotencyKeyAsync(c, tx, tenantId, key, CancellationToken.None) is { } first)
-                return (AdjustOutcome.Replayed, first, 0L);
-            var spendable = customer.PointsBalance - customer.ReservedPoints;
-            if (points < 0 && spendable + points < 0) return (AdjustOutcome.Insufficient, null, spendable);
-            var posted = await LedgerData.PostAsync(c, tx, tenantId, id,
-                new LedgerWrite("adjustment", points, IdempotencyKey: key, Reason: request.Reason, Reference: request.Reference), now, CancellationToken.None);
-            return (AdjustOutcome.Posted, posted, 0L);
+            var ct = CancellationToken.None;
+            var loaded = await LedgerStore.LoadAsync(c, tx, tenantId, id, db.ForUpdate, ct);
+            if (loaded is null) return (AdjustOutcome.Missing, (PostedEntry?)null, 0L);
+            if (await LedgerStore.ClaimedByAsync(c, tx, tenantId, cause.Key, ct) is { } owner)
+            {
+                var first = await LedgerStore.EntryIdAsync(c, tx, tenantId, owner, cause.Key, EntryType.Adjustment, ct) is { } firstId
+                    ? await LedgerData.FindByIdAsync(c, tx, tenantId, firstId, ct)
+                    : null;
+                return (AdjustOutcome.Replayed, first ?? new PostedEntry(0, owner, Account.MainLedger, "adjustment", 0, 0, null, null, null, null, null, now), 0L);
+            }
+
+            var (settings, _) = await LedgerStore.SettingsAsync(c, tx, tenantId, ct);
+            var decided = Movements.Adjust(loaded.Account, settings, points, cause, now, request.Reason);
+            // A deduction must also leave the points promised to accepted redemptions.
+            if (decided is Refused<Posting> { Reason: Refusal.AccountClosed }) return (AdjustOutcome.Closed, null, 0L);
+            if (decided is not Tally.Ledger.Accepted<Posting> { Value: var posting } || (points < 0 && posting.Account.Balance < loaded.Reserved))
+            {
+                var settled = Movements.Settle(loaded.Account, settings, cause, now).Account.Balance;
+                return (AdjustOutcome.Insufficient, null, Math.Max(0, settled - loaded.Reserved));
+            }
+
+            await LedgerStore.ClaimAsync(c, tx, tenantId, cause.Key, id, now, ct);
+            await LedgerStore.SaveAsync(c, tx, tenantId, loaded, posting, settings, now, ct, reference: request.Reference);
+            var entryId = await LedgerStore.EntryIdAsync(c, tx, tenantId, id, cause.Key, EntryType.Adjustment, ct);
+            return (AdjustOutcome.Posted, await LedgerData.FindByIdAsync(c, tx, tenantId, entryId!.Value, ct), 0L);
         }, ct);
 
         return outcome switch
         {
             AdjustOutcome.Missing => Problems.NotFound($"Customer {id}"),
+            AdjustOutcome.Closed => Problems.Unprocessable("account_closed", "The account is closed.", $"Customer {id} was merged into another customer."),
             AdjustOutcome.Insufficient => Problems.Unprocessable("insufficient_points", "Not enough points.",
                 $"The customer has {available} points available; the adjustment deducts {-points}.",
                 new Dictionary<string, object?> { ["availableBalance"] = available }),

@@ -3,7 +3,9 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using Tally.Customers;
 using Tally.Events;
+using Tally.Rules;
 using Tally.Server.Http;
+using Tally.Server.Rules;
 using Tally.Storage;
 
 namespace Tally.Server.Events;
@@ -12,8 +14,8 @@ public sealed record EventAccepted(Guid EventId, Guid CustomerId, Guid TenantId,
 
 public sealed record RedemptionAccepted(long StartingBalance, long PendingBalance, Guid EventId, Guid CustomerId, Guid TenantId, bool IsExisting);
 
-public sealed record BasketAssessment(
-    Guid EventId, Guid CustomerId, Guid TenantId, long Points, IReadOnlyList<JsonElement> Discounts, IReadOnlyList<JsonElement> Outcomes);
+/// <summary>The kept trace of a processed event: every rule considered, with its conditions' actual values and its outcomes.</summary>
+public sealed record EventTrace(Guid EventId, Guid CustomerId, string Type, string Status, IReadOnlyList<RuleTrace> Trace, IReadOnlyList<SkippedOutcome> SkippedOutcomes);
 
 public sealed record EventView(
     Guid EventId, Guid CustomerId, string Type, string? NameSpace, DateTimeOffset ReceivedAt, string Status, string? Error,
@@ -41,6 +43,8 @@ public static class EventEndpoints
             .WithSummary("Redeem points: checked synchronously (lock, balance net of unapplied redemptions), applied asynchronously.");
         events.MapGet("/{eventId}", GetEvent).WithName("GetEvent")
             .WithSummary("An event with its processing status (pending, processed or failed, with the error).");
+        events.MapGet("/{eventId}/trace", GetTrace).WithName("GetEventTrace")
+            .WithSummary("How the rules assessed a processed event: per rule, its conditions with actual values and its outcomes.");
     }
 
     private static Task<Results<Ok<EventAccepted>, ProblemHttpResult>> PostAction(HttpContext http, CancellationToken ct) =>
@@ -113,7 +117,7 @@ public static class EventEndpoints
         return TypedResults.Ok(new RedemptionAccepted(answer.StartingBalance, answer.PendingBalance, accepted.EventId, accepted.CustomerId, tenantId, accepted.IsExisting));
     }
 
-    private static async Task<Results<Ok<BasketAssessment>, ProblemHttpResult>> PostBasket(HttpContext http, CancellationToken ct)
+    private static async Task<Results<Ok<BasketAnswer>, ProblemHttpResult>> PostBasket(bool? trace, HttpContext http, CancellationToken ct)
     {
         var services = http.RequestServices;
         var body = await JsonBody.ReadAsync<BasketEvent>(http.Request, services.GetRequiredService<IOptions<TallyOptions>>().Value.MaxBodyBytes, ct);
@@ -124,8 +128,24 @@ public static class EventEndpoints
         var (eventId, customerId) = Ids(e, errors);
         if (errors.Count > 0) return Problems.Validation(errors);
 
-        // No rules yet: a basket earns nothing and returns no outcomes. The rule engine assesses it here.
-        return TypedResults.Ok(new BasketAssessment(eventId, customerId, http.Caller().TenantId, 0, [], []));
+        // Assessed against the live basket rules with the customer's real state; nothing is stored or fulfilled.
+        var tenantId = http.Caller().TenantId;
+        var db = services.GetRequiredService<Database>();
+        var now = services.GetRequiredService<TimeProvider>().GetUtcNow();
+        var basket = e with { EventId = eventId.ToString(), CustomerId = customerId.ToString(), TenantId = tenantId.ToString() };
+        var set = await services.GetRequiredService<RuleBook>().CurrentAsync(db, tenantId, ct);
+        var (customer, facts) = await Assessments.StateAsync(db, set, tenantId, customerId, eventId, basket, now, ct);
+        return TypedResults.Ok(Tally.Rules.BasketAssessment.Assess(set, basket, customer, facts, now, new EvaluationOptions { Trace = trace == true }));
+    }
+
+    private static async Task<Results<Ok<EventTrace>, ProblemHttpResult>> GetTrace(string eventId, HttpContext http, Database db, CancellationToken ct)
+    {
+        if (!Guid.TryParse(eventId, out var id)) return Problems.Validation("eventId", $"'{eventId}' is not a UUID.");
+        var tenantId = http.Caller().TenantId;
+        var (found, trace) = await db.ReadAsync(async c => (await EventData.FindAsync(c, null, tenantId, id, ct), await RuleState.TraceAsync(c, null, tenantId, id, ct)), ct);
+        if (found is not { } f) return Problems.NotFound($"Event {id}");
+        var stored = trace is null ? null : JsonSerializer.Deserialize<StoredTrace>(trace, Tally.TallyJson.Options);
+        return TypedResults.Ok(new EventTrace(id, f.Event.CustomerId, EventData.Name(f.Event.Type), f.Event.Status, stored?.Rules ?? [], stored?.SkippedOutcomes ?? []));
     }
 
     private static async Task<Results<Ok<EventView>, ProblemHttpResult>> GetEvent(string eventId, HttpContext http, Database db, CancellationToken ct)

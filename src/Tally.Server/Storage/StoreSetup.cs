@@ -1,6 +1,9 @@
 using Microsoft.Extensions.Options;
 using Tally.Events;
+using Tally.Ledger;
+using Tally.Scheduling;
 using Tally.Server.Events;
+using Tally.Server.Scheduling;
 using Tally.Storage;
 using Tally.Tenants;
 
@@ -12,7 +15,7 @@ public static class StoreSetup
     public static void AddTallyStore(this WebApplicationBuilder builder)
     {
         builder.Services.AddOptions<TallyOptions>().Bind(builder.Configuration.GetSection("Tally")).ValidateDataAnnotations().ValidateOnStart();
-        builder.Services.TryAddClock();
+        builder.Services.TryAddClock(builder.Configuration);
         builder.Services.AddSingleton(sp => Open(builder.Configuration, sp.GetRequiredService<IOptions<TallyOptions>>().Value));
         builder.Services.AddSingleton(sp => new WriteQueue(
             sp.GetRequiredService<Database>(), sp.GetRequiredService<ILogger<WriteQueue>>(), sp.GetRequiredService<IOptions<TallyOptions>>().Value.Writers));
@@ -21,11 +24,29 @@ public static class StoreSetup
         builder.Services.AddSingleton(new Tally.Customers.KnownCustomers());
         builder.Services.AddSingleton<EventSignal>();
         if (builder.Configuration.GetValue("Tally:RunWorker", true)) builder.Services.AddHostedService<EventWorker>();
+
+        // Rules: the live rule sets, their assessment in the worker, trigger jobs, the webhook outbox sender.
+        builder.Services.AddSingleton<Tally.Rules.RuleBook>();
+        builder.Services.AddSingleton<Tally.Rules.RuleProcessing>();
+        builder.Services.AddSingleton<Tally.Scheduling.IJobHandler, Tally.Rules.TriggerJobs>();
+        builder.Services.AddOptions<Webhooks.WebhookOptions>().Bind(builder.Configuration.GetSection("Tally:Webhooks")).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddHttpClient(Webhooks.WebhookSender.ClientName);
+        if (builder.Configuration.GetValue("Tally:Webhooks:Send", true)) builder.Services.AddHostedService<Webhooks.WebhookSender>();
+
+        // ---- Ledger: scheduled jobs (settle, calendar) and the scheduler that runs them ----
+        builder.Services.AddSingleton<IJobHandler, SettleJobHandler>();
+        builder.Services.AddSingleton<IJobHandler, CalendarJobHandler>();
+        builder.Services.AddSingleton<SchedulerSignal>();
+        builder.Services.AddSingleton<SchedulerRunner>();
+        if (builder.Configuration.GetValue("Tally:RunScheduler", true)) builder.Services.AddHostedService(sp => sp.GetRequiredService<SchedulerRunner>());
     }
 
-    private static void TryAddClock(this IServiceCollection services)
+    /// <summary>THE clock of the server: the movable <see cref="TestClock"/> when TALLY_TEST_CLOCK=true (never in production), else the system's.</summary>
+    private static void TryAddClock(this IServiceCollection services, IConfiguration configuration)
     {
-        if (services.All(d => d.ServiceType != typeof(TimeProvider))) services.AddSingleton(TimeProvider.System);
+        if (services.Any(d => d.ServiceType == typeof(TimeProvider))) return;
+        if (string.Equals(configuration["TALLY_TEST_CLOCK"], "true", StringComparison.OrdinalIgnoreCase)) services.AddSingleton<TimeProvider>(new TestClock());
+        else services.AddSingleton(TimeProvider.System);
     }
 
     public static Database Open(IConfiguration configuration, TallyOptions options)

@@ -132,7 +132,7 @@ public static class CustomerData
             UPDATE customers SET first_name = @fn, last_name = @ln, display_name = @dn, email_address = @em, email_key = @ek,
                 mobile_number = @mn, contact_phone = @cp, optin_sms = @os, optin_email = @oe, accept_terms = @at,
                 date_of_birth = @dob, external_reference = @er, external_status = @es, attributes = @attr,
-                created_at = COALESCE(@ca, created_at), changed_at = @now
+                created_at = COALESCE(@ca, created_at), changed_at = @now, calendar_planned = @planned
             WHERE tenant_id = @t AND customer_id = @c
             """, tx);
         await cmd.With("@t", tenantId).With("@c", customerId)
@@ -143,7 +143,7 @@ public static class CustomerData
             .With("@dob", p.DateOfBirth).With("@er", p.ExternalReference).With("@es", p.ExternalStatus)
             .With("@attr", JsonSerializer.Serialize(p.Attributes, Json))
             .With("@ca", p.CreatedAt is { } created ? created.ToUnixTimeMilliseconds() : null)
-            .With("@now", now)
+            .With("@now", now).With("@planned", false) // dates may have changed: the scheduler plans the calendar again
             .ExecuteNonQueryAsync(ct);
     }
 

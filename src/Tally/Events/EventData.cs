@@ -115,7 +115,7 @@ public static class EventData
         var existing = await FindAsync(c, tx, e.TenantId, e.EventId, ct);
         if (existing is { } found) return Replay(found);
 
-        var available = customer is null ? 0 : customer.PointsBalance - customer.ReservedPoints;
+        var available = customer is null ? 0 : await Ledger.LedgerStore.SpendableAsync(c, tx, e.TenantId, e.CustomerId, e.ReceivedAt, ct);
         if (customer is { IsAccountLocked: true }) return new RedemptionAnswer(null, available, available, RedemptionRefusal.AccountLocked);
         if (available < quantity) return new RedemptionAnswer(null, available, available, RedemptionRefusal.InsufficientPoints);
 

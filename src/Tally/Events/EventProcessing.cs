@@ -2,6 +2,7 @@ using System.Data.Common;
 using System.Text.Json;
 using Tally.Customers;
 using Tally.Ledger;
+using Tally.Rules;
 using Tally.Storage;
 
 namespace Tally.Events;
@@ -20,7 +21,7 @@ public sealed class ProcessingCursor
 /// effects and its status commit together, and a crash replays the event from scratch with no effect twice.
 /// The rule engine plugs in here.
 /// </summary>
-public sealed class EventProcessor
+public sealed class EventProcessor(RuleProcessing rules)
 {
     public async Task ProcessAsync(ProcessingContext ctx, StoredEvent e, CancellationToken ct)
     {
@@ -30,7 +31,8 @@ public sealed class EventProcessor
                 await ApplyRedemptionAsync(ctx, e, ct);
                 break;
             default:
-                // Action, order, transaction and calendar events are assessed against rules here.
+                // Action, order, transaction, calendar and points events are assessed against the tenant's live rules.
+                await rules.ProcessAsync(ctx, e, ct);
                 break;
         }
     }
@@ -39,12 +41,7 @@ public sealed class EventProcessor
     {
         var body = JsonSerializer.Deserialize<RedemptionEvent>(e.Payload, TallyJson.Options)!;
         var quantity = body.Redemption!.Quantity!.Value;
-        var tenantId = e.TenantId;
-        await CustomerData.GetAsync(ctx.Connection, ctx.Tx, tenantId, e.CustomerId, ct, ctx.Db.ForUpdate);
-        await LedgerData.PostAsync(ctx.Connection, ctx.Tx, tenantId, e.CustomerId,
-            new LedgerWrite("redeem", -quantity, EventId: e.EventId, IdempotencyKey: $"redeem:{e.EventId}",
-                Reference: body.Redemption.ExternalReference ?? body.Reference, ReservedDelta: -quantity),
-            ctx.Now, ct);
+        await PointsBook.RedeemAsync(ctx, e.TenantId, e.CustomerId, e.EventId, quantity, body.Redemption.ExternalReference ?? body.Reference, ct);
     }
 
 }

@@ -78,6 +78,13 @@ public static class LedgerData
         return await r.ReadAsync(ct) ? Read(r) : null;
     }
 
+    public static async Task<PostedEntry?> FindByIdAsync(DbConnection c, DbTransaction? tx, Guid tenantId, long entryId, CancellationToken ct)
+    {
+        await using var cmd = c.Command($"SELECT {Columns} FROM ledger_entries WHERE tenant_id = @t AND entry_id = @id", tx);
+        await using var r = await cmd.With("@t", tenantId).With("@id", entryId).ExecuteReaderAsync(ct);
+        return await r.ReadAsync(ct) ? Read(r) : null;
+    }
+
     /// <summary>Newest first; the cursor is the id of the last entry of the previous page.</summary>
     public static async Task<Page<PostedEntry>> ListAsync(DbConnection c, Guid tenantId, Guid customerId, int limit, long? before, CancellationToken ct)
     {

@@ -1,3 +1,4 @@
+using NodaTime;
 using Tally.Events;
 using Tally.Rules;
 
@@ -15,12 +16,76 @@ public static class PointsBook
     /// </summary>
     public static async Task<bool> EarnAsync(ProcessingContext ctx, Guid tenantId, Guid customerId, PointsDecision decision, Cause cause, CancellationToken ct)
     {
-        if (decision.Points == 0) return false;
-        if (await LedgerData.FindByIdempotencyKeyAsync(ctx.Connection, ctx.Tx, tenantId, cause.Key, ct) is not null) return false;
-        await LedgerData.PostAsync(ctx.Connection, ctx.Tx, tenantId, customerId,
-            new LedgerWrite("earn", decision.Points, EventId: cause.EventId is { } e ? Guid.Parse(e) : null, IdempotencyKey: cause.Key,
-                Reason: decision.RuleName, RuleId: Guid.TryParse(decision.RuleId, out var rule) ? rule : null, RuleVersion: decision.RuleVersion),
-            ctx.Now, ct);
+        if (decision.Points <= 0) return false;
+        var (c, tx, now) = (ctx.Connection, ctx.Tx, ctx.Now);
+        var loaded = await LedgerStore.LoadAsync(c, tx, tenantId, customerId, ctx.Db.ForUpdate, ct)
+            ?? throw new InvalidOperationException($"Customer {customerId} does not exist");
+        if (!await LedgerStore.ClaimAsync(c, tx, tenantId, cause.Key, customerId, now, ct)) return false;
+        var (settings, _) = await LedgerStore.SettingsAsync(c, tx, tenantId, ct);
+
+        // An outcome's own dates win over the program's; absolute instants become periods in the program's zone.
+        var expiresAfter = decision.ExpiresAfter is { } ea ? ProgramSettings.ParsePeriod(ea) : decision.ExpiresAt is { } at ? Between(settings, now, at) : null;
+        var pendingFor = decision.PendingFor is { } pf ? ProgramSettings.ParsePeriod(pf) : decision.PendingUntil is { } pu ? Between(settings, now, pu) : null;
+        var decided = Movements.Earn(loaded.Account, settings, decision.Points, cause, now, expiresAfter, pendingFor, decision.RuleName);
+        if (decided is not Accepted<Posting> accepted) return false; // a closed (merged) account earns nothing
+
+        var queuePoints = !await LedgerStore.IsPointsEventAsync(c, tx, tenantId, cause.EventId, ct);
+        await LedgerStore.SaveAsync(c, tx, tenantId, loaded, accepted.Value, settings, now, ct, queuePoints: queuePoints);
         return true;
+    }
+
+    /// <summary>
+    /// The <c>expirePoints</c> outcome: expires the spendable points earned at least <c>olderThan</c> ago, or
+    /// before <c>earnedBefore</c>, or all of them. Idempotent by the cause's key; false on a replay.
+    /// </summary>
+    public static async Task<bool> ExpireAsync(ProcessingContext ctx, Guid tenantId, Guid customerId, ExpirePointsDecision decision, Cause cause, CancellationToken ct)
+    {
+        var (c, tx, now) = (ctx.Connection, ctx.Tx, ctx.Now);
+        var loaded = await LedgerStore.LoadAsync(c, tx, tenantId, customerId, ctx.Db.ForUpdate, ct)
+            ?? throw new InvalidOperationException($"Customer {customerId} does not exist");
+        if (!await LedgerStore.ClaimAsync(c, tx, tenantId, cause.Key, customerId, now, ct)) return false;
+        var (settings, _) = await LedgerStore.SettingsAsync(c, tx, tenantId, ct);
+        var olderThan = decision.OlderThan is { } o ? ProgramSettings.ParsePeriod(o)
+            : decision.EarnedBefore is { } before && before < now ? Between(settings, before, now)
+            : null;
+        var posting = Movements.ExpireOlderThan(loaded.Account, settings, olderThan, cause, now);
+        if (posting.IsEmpty) return true;
+        var queuePoints = !await LedgerStore.IsPointsEventAsync(c, tx, tenantId, cause.EventId, ct);
+        await LedgerStore.SaveAsync(c, tx, tenantId, loaded, posting, settings, now, ct, queuePoints: queuePoints);
+        return true;
+    }
+
+    /// <summary>
+    /// Applies an accepted redemption: spends the points that expire first and releases the promise
+    /// (reserved_points) made when it was accepted. If the points are no longer there (they expired between
+    /// acceptance and application) the promise is released and nothing is spent; answers whether it was spent.
+    /// </summary>
+    public static async Task<bool> RedeemAsync(ProcessingContext ctx, Guid tenantId, Guid customerId, Guid eventId, long quantity, string? reason, CancellationToken ct)
+    {
+        var (c, tx, now) = (ctx.Connection, ctx.Tx, ctx.Now);
+        var loaded = await LedgerStore.LoadAsync(c, tx, tenantId, customerId, ctx.Db.ForUpdate, ct)
+            ?? throw new InvalidOperationException($"Customer {customerId} does not exist");
+        var cause = new Cause($"redeem:{eventId}", eventId.ToString());
+        if (!await LedgerStore.ClaimAsync(c, tx, tenantId, cause.Key, customerId, now, ct)) return false;
+        var (settings, _) = await LedgerStore.SettingsAsync(c, tx, tenantId, ct);
+
+        // The redemption was accepted against the then balance: a lock set since does not undo it.
+        switch (Movements.Redeem(loaded.Account with { IsLocked = false }, settings, quantity, cause, now, reason))
+        {
+            case Accepted<Posting> accepted:
+                await LedgerStore.SaveAsync(c, tx, tenantId, loaded, accepted.Value, settings, now, ct, reservedDelta: -quantity);
+                return true;
+            default:
+                var settled = Movements.Settle(loaded.Account, settings, cause, now);
+                await LedgerStore.SaveAsync(c, tx, tenantId, loaded, settled, settings, now, ct, reservedDelta: -quantity);
+                return false;
+        }
+    }
+
+    private static Period Between(ProgramSettings settings, DateTimeOffset from, DateTimeOffset to)
+    {
+        if (to <= from) return Period.Zero;
+        var zone = settings.TimeZone;
+        return Period.Between(Instant.FromDateTimeOffset(from).InZone(zone).LocalDateTime, Instant.FromDateTimeOffset(to).InZone(zone).LocalDateTime);
     }
 }

@@ -36,6 +36,17 @@ public sealed class RuleSet
     /// <summary>In evaluation order.</summary>
     public IReadOnlyList<CompiledRule> Rules { get; }
 
+    /// <summary>
+    /// Whether any rule of the set could meet this event (same event type, or spend for orders and transactions):
+    /// when not, the caller need not load anything. Pure and cheap: a lookup per source type.
+    /// </summary>
+    public bool Considers(EventBody body)
+    {
+        foreach (var type in Sources(EvalContext.TypeOf(body)))
+            if (_buckets.ContainsKey(type)) return true;
+        return false;
+    }
+
     /// <summary>The facts to load before evaluating this event for this customer.</summary>
     public FactsNeeded FactsNeeded(EventBody body, Customer customer, DateTimeOffset now)
     {

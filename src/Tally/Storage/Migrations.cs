@@ -114,6 +114,226 @@ public static class Migrations
         CREATE UNIQUE INDEX scheduled_jobs_key ON scheduled_jobs (tenant_id, job_key);
         CREATE INDEX scheduled_jobs_due ON scheduled_jobs (due_at) WHERE status = 'due';
         """),
+        (3, "rules, counters, usages, segments, vouchers, messages, webhook outbox, traces",
+        """
+        CREATE TABLE rules (
+            tenant_id {id} NOT NULL,
+            rule_id {id} NOT NULL,
+            version INTEGER NOT NULL,
+            status TEXT NOT NULL,
+            event_type TEXT NOT NULL,
+            campaign TEXT NULL,
+            name TEXT NOT NULL,
+            priority INTEGER NOT NULL,
+            created_at BIGINT NOT NULL,
+            updated_at BIGINT NOT NULL,
+            PRIMARY KEY (tenant_id, rule_id)
+        );
+        CREATE TABLE rule_versions (
+            tenant_id {id} NOT NULL,
+            rule_id {id} NOT NULL,
+            version INTEGER NOT NULL,
+            document {json} NOT NULL,
+            created_at BIGINT NOT NULL,
+            PRIMARY KEY (tenant_id, rule_id, version)
+        );
+        CREATE TABLE rule_sets (
+            tenant_id {id} NOT NULL PRIMARY KEY,
+            version BIGINT NOT NULL
+        );
+        CREATE TABLE rule_counters (
+            tenant_id {id} NOT NULL,
+            customer_id {id} NOT NULL,
+            counter_key TEXT NOT NULL,
+            event_id {id} NOT NULL,
+            event_seq BIGINT NOT NULL,
+            at BIGINT NOT NULL,
+            amount_e4 BIGINT NOT NULL,
+            PRIMARY KEY (tenant_id, customer_id, counter_key, event_id)
+        );
+        CREATE TABLE rule_usages (
+            tenant_id {id} NOT NULL,
+            rule_id {id} NOT NULL,
+            customer_id {id} NOT NULL,
+            used BIGINT NOT NULL,
+            PRIMARY KEY (tenant_id, rule_id, customer_id)
+        );
+        CREATE TABLE rule_fires (
+            tenant_id {id} NOT NULL,
+            rule_id {id} NOT NULL,
+            event_id {id} NOT NULL,
+            customer_id {id} NOT NULL,
+            rule_version INTEGER NOT NULL,
+            fired_at BIGINT NOT NULL,
+            PRIMARY KEY (tenant_id, rule_id, event_id)
+        );
+        CREATE TABLE segments (
+            tenant_id {id} NOT NULL,
+            name TEXT NOT NULL,
+            description TEXT NULL,
+            created_at BIGINT NOT NULL,
+            PRIMARY KEY (tenant_id, name)
+        );
+        CREATE TABLE segment_members (
+            tenant_id {id} NOT NULL,
+            member_seq {seq},
+            segment TEXT NOT NULL,
+            customer_id {id} NOT NULL,
+            added_at BIGINT NOT NULL
+        );
+        CREATE UNIQUE INDEX segment_members_key ON segment_members (tenant_id, segment, customer_id);
+        CREATE INDEX segment_members_customer ON segment_members (tenant_id, customer_id);
+        CREATE TABLE vouchers (
+            tenant_id {id} NOT NULL,
+            voucher_seq {seq},
+            customer_id {id} NOT NULL,
+            voucher_key TEXT NOT NULL,
+            code TEXT NOT NULL,
+            percent {money} NULL,
+            amount {money} NULL,
+            applies_to TEXT NOT NULL,
+            status TEXT NOT NULL,
+            rule_id {id} NOT NULL,
+            rule_version INTEGER NOT NULL,
+            event_id {id} NOT NULL,
+            issued_at BIGINT NOT NULL
+        );
+        CREATE UNIQUE INDEX vouchers_key ON vouchers (tenant_id, voucher_key);
+        CREATE INDEX vouchers_customer ON vouchers (tenant_id, customer_id, voucher_seq);
+        CREATE TABLE messages (
+            tenant_id {id} NOT NULL,
+            message_seq {seq},
+            customer_id {id} NOT NULL,
+            message_key TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            recipient TEXT NOT NULL,
+            subject TEXT NULL,
+            body TEXT NOT NULL,
+            status TEXT NOT NULL,
+            rule_id {id} NOT NULL,
+            rule_version INTEGER NOT NULL,
+            event_id {id} NOT NULL,
+            created_at BIGINT NOT NULL
+        );
+        CREATE UNIQUE INDEX messages_key ON messages (tenant_id, message_key);
+        CREATE INDEX messages_customer ON messages (tenant_id, customer_id, message_seq);
+        CREATE TABLE webhook_calls (
+            tenant_id {id} NOT NULL,
+            call_id {seq},
+            customer_id {id} NOT NULL,
+            call_key TEXT NOT NULL,
+            url TEXT NOT NULL,
+            method TEXT NOT NULL,
+            headers {json} NOT NULL,
+            body TEXT NULL,
+            status TEXT NOT NULL,
+            attempts INTEGER NOT NULL,
+            next_attempt_at BIGINT NOT NULL,
+            rule_id {id} NOT NULL,
+            rule_version INTEGER NOT NULL,
+            event_id {id} NOT NULL,
+            created_at BIGINT NOT NULL,
+            done_at BIGINT NULL
+        );
+        CREATE UNIQUE INDEX webhook_calls_key ON webhook_calls (tenant_id, call_key);
+        CREATE INDEX webhook_calls_due ON webhook_calls (next_attempt_at) WHERE status = 'queued';
+        CREATE INDEX webhook_calls_customer ON webhook_calls (tenant_id, customer_id, call_id);
+        CREATE TABLE webhook_attempts (
+            tenant_id {id} NOT NULL,
+            attempt_id {seq},
+            call_id BIGINT NOT NULL,
+            attempt INTEGER NOT NULL,
+            at BIGINT NOT NULL,
+            status_code INTEGER NULL,
+            latency_ms BIGINT NOT NULL,
+            error TEXT NULL
+        );
+        CREATE INDEX webhook_attempts_call ON webhook_attempts (tenant_id, call_id, attempt_id);
+        CREATE TABLE event_traces (
+            tenant_id {id} NOT NULL,
+            event_id {id} NOT NULL,
+            trace {json} NOT NULL,
+            created_at BIGINT NOT NULL,
+            PRIMARY KEY (tenant_id, event_id)
+        );
+        """),
+        // Version 3 is the rule engine's step (another branch); the numbers are applied in order, so a
+        // database that got 4 before 3 existed is not expected: both land on main together.
+        (4, "ledger: program settings, lots, entry columns, activity outbox",
+        """
+        CREATE TABLE program_settings (
+            tenant_id {id} PRIMARY KEY,
+            json TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            changed_at BIGINT NOT NULL
+        );
+        CREATE TABLE lots (
+            tenant_id {id} NOT NULL,
+            lot_id {id} NOT NULL,
+            customer_id {id} NOT NULL,
+            ledger TEXT NOT NULL,
+            points BIGINT NOT NULL,
+            remaining BIGINT NOT NULL,
+            reversed BIGINT NOT NULL,
+            expired BIGINT NOT NULL,
+            earned_at BIGINT NOT NULL,
+            available_at BIGINT NOT NULL,
+            is_pending {bool} NOT NULL,
+            expires_at BIGINT NULL,
+            source_key TEXT NOT NULL,
+            source_event_id TEXT NULL,
+            from_lot_id {id} NULL,
+            PRIMARY KEY (tenant_id, lot_id)
+        );
+        CREATE INDEX lots_open ON lots (tenant_id, customer_id, ledger) WHERE remaining > 0 OR is_pending;
+        CREATE INDEX lots_source_event ON lots (tenant_id, source_event_id) WHERE source_event_id IS NOT NULL;
+        CREATE TABLE ledger_movements (
+            tenant_id {id} NOT NULL,
+            movement_key TEXT NOT NULL,
+            customer_id {id} NOT NULL,
+            created_at BIGINT NOT NULL,
+            PRIMARY KEY (tenant_id, movement_key)
+        );
+        CREATE TABLE activity (
+            seq {seq},
+            tenant_id {id} NOT NULL,
+            customer_id {id} NOT NULL,
+            event_id {id} NOT NULL,
+            type TEXT NOT NULL,
+            ledger TEXT NOT NULL,
+            data {json} NOT NULL,
+            created_at BIGINT NOT NULL,
+            delivered_at BIGINT NULL
+        );
+        CREATE UNIQUE INDEX activity_event ON activity (tenant_id, event_id);
+        CREATE INDEX activity_customer ON activity (tenant_id, customer_id, seq);
+        CREATE INDEX activity_undelivered ON activity (seq) WHERE delivered_at IS NULL;
+        ALTER TABLE ledger_entries ADD COLUMN entry_uid {id} NULL;
+        ALTER TABLE ledger_entries ADD COLUMN movement_key TEXT NULL;
+        ALTER TABLE ledger_entries ADD COLUMN seq_no INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE ledger_entries ADD COLUMN effective_at BIGINT NULL;
+        ALTER TABLE ledger_entries ADD COLUMN pending_points BIGINT NOT NULL DEFAULT 0;
+        ALTER TABLE ledger_entries ADD COLUMN pending_after BIGINT NOT NULL DEFAULT 0;
+        ALTER TABLE ledger_entries ADD COLUMN earned BIGINT NOT NULL DEFAULT 0;
+        ALTER TABLE ledger_entries ADD COLUMN redeemed BIGINT NOT NULL DEFAULT 0;
+        ALTER TABLE ledger_entries ADD COLUMN expired BIGINT NOT NULL DEFAULT 0;
+        ALTER TABLE ledger_entries ADD COLUMN unrecovered BIGINT NOT NULL DEFAULT 0;
+        ALTER TABLE ledger_entries ADD COLUMN rule TEXT NULL;
+        ALTER TABLE ledger_entries ADD COLUMN request_key TEXT NULL;
+        ALTER TABLE ledger_entries ADD COLUMN counterparty_id {id} NULL;
+        ALTER TABLE ledger_entries ADD COLUMN reverses_entry_uid {id} NULL;
+        ALTER TABLE ledger_entries ADD COLUMN lot_refs {json} NULL;
+        CREATE INDEX ledger_entries_movement ON ledger_entries (tenant_id, movement_key) WHERE movement_key IS NOT NULL;
+        CREATE INDEX ledger_entries_event ON ledger_entries (tenant_id, event_id) WHERE event_id IS NOT NULL;
+        ALTER TABLE customers ADD COLUMN lifetime_expired BIGINT NOT NULL DEFAULT 0;
+        ALTER TABLE customers ADD COLUMN last_earn_at BIGINT NULL;
+        ALTER TABLE customers ADD COLUMN is_closed {bool} NOT NULL DEFAULT {false};
+        ALTER TABLE customers ADD COLUMN tier_ends_at BIGINT NULL;
+        ALTER TABLE customers ADD COLUMN tier_reminded_for BIGINT NULL;
+        ALTER TABLE customers ADD COLUMN reminded_until BIGINT NULL;
+        ALTER TABLE customers ADD COLUMN calendar_planned {bool} NOT NULL DEFAULT {false};
+        CREATE INDEX customers_calendar_unplanned ON customers (tenant_id, customer_id) WHERE calendar_planned = {false};
+        """),
     ];
 
     public static int Latest => Steps[^1].Version;

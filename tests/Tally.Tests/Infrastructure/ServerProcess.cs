@@ -23,7 +23,7 @@ public sealed class ServerProcess : IAsyncDisposable
     /// <summary>The last lines the server wrote (warnings and errors), for a failing assertion's message.</summary>
     public string Output => string.Join('\n', output);
 
-    public static async Task<ServerProcess> StartAsync(TestStore store, bool runWorker, int port = 0)
+    public static async Task<ServerProcess> StartAsync(TestStore store, bool runWorker, int port = 0, IReadOnlyDictionary<string, string>? environment = null)
     {
         port = port == 0 ? FreePort() : port;
         var dll = Path.Combine(AppContext.BaseDirectory, "Tally.Server.dll");
@@ -40,6 +40,7 @@ public sealed class ServerProcess : IAsyncDisposable
         info.Environment["Tally__WorkerPollInterval"] = "00:00:00.050";
         info.Environment["DOTNET_gcServer"] = "0";
         info.Environment["Logging__LogLevel__Default"] = "Warning";
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>()) info.Environment[key] = value;
         var p = Process.Start(info)!;
         var server = new ServerProcess(p, new Uri($"http://127.0.0.1:{port}"));
         p.OutputDataReceived += (_, e) => server.Keep(e.Data);

@@ -1,0 +1,126 @@
+using System.Globalization;
+using System.Text.Json;
+using NodaTime.Text;
+using Tally.Calendar;
+using Tally.Customers;
+using Tally.Events;
+using Tally.Scheduling;
+using Tally.Storage;
+
+namespace Tally.Ledger;
+
+/// <summary>
+/// The settle job of one account, due at its next activation, expiry, expiry reminder or tier period end
+/// (reminder included): posts what fell due, records the reminders of the window since the last run, decides
+/// the tier, and schedules the next one. Idempotent by state: what was settled is not due again.
+/// </summary>
+public sealed class SettleJobHandler : IJobHandler
+{
+    public string Kind => LedgerStore.SettleJob;
+
+    public async Task RunAsync(ProcessingContext ctx, ScheduledJob job, CancellationToken ct)
+    {
+        if (job.CustomerId is not { } customerId) return;
+        var (c, tx, now) = (ctx.Connection, ctx.Tx, ctx.Now);
+        var loaded = await LedgerStore.LoadAsync(c, tx, job.TenantId, customerId, ctx.Db.ForUpdate, ct);
+        if (loaded is null || loaded.Account.IsClosed) return;
+        var (settings, _) = await LedgerStore.SettingsAsync(c, tx, job.TenantId, ct);
+        var posting = Movements.Settle(loaded.Account, settings, Cause.Schedule(job.Key), now);
+
+        var from = loaded.RemindedUntil ?? loaded.CreatedAt;
+        if (from < now)
+        {
+            await LedgerStore.RecordAsync(c, tx, job.TenantId, History.ExpiryReminders(loaded.Account, settings, from, now), now, ct);
+            await using var mark = c.Command("UPDATE customers SET reminded_until = @now WHERE tenant_id = @t AND customer_id = @c", tx);
+            await mark.With("@now", now).With("@t", job.TenantId).With("@c", customerId).ExecuteNonQueryAsync(ct);
+        }
+
+        await LedgerStore.SaveAsync(c, tx, job.TenantId, loaded, posting, settings, now, ct);
+    }
+}
+
+/// <summary>
+/// Anniversary and birthday: a Calendar event once a year at the start of the local day in the program
+/// timezone (29 February falls on 28 February in other years), then the next year's job.
+/// </summary>
+public sealed class CalendarJobHandler : IJobHandler
+{
+    public const string JobKind = "calendar";
+
+    public string Kind => JobKind;
+
+    private sealed record Payload(string Kind, string Origin);
+
+    public async Task RunAsync(ProcessingContext ctx, ScheduledJob job, CancellationToken ct)
+    {
+        if (job.CustomerId is not { } customerId || job.Payload is null) return;
+        var p = JsonSerializer.Deserialize<Payload>(job.Payload, TallyJson.Options)!;
+        var customer = await CustomerData.GetAsync(ctx.Connection, ctx.Tx, job.TenantId, customerId, ct);
+        if (customer is null) return;
+        var (settings, _) = await LedgerStore.SettingsAsync(ctx.Connection, ctx.Tx, job.TenantId, ct);
+        var origin = Origin(customer, p.Kind, settings);
+        // The profile changed since this was planned (a corrected birthday): the plan for the new date stands instead.
+        if (origin is null || origin != p.Origin) return;
+
+        var date = LocalDatePattern.Iso.Parse(origin).Value;
+        var years = Anniversaries.YearsSince(date, settings.TimeZone, job.DueAt);
+        var id = EventData.DerivedId(job.TenantId, job.Key);
+        var body = new CalendarEvent
+        {
+            EventId = id.ToString(),
+            CustomerId = customerId.ToString(),
+            NameSpace = p.Kind,
+            CreatedAt = job.DueAt,
+            Calendar = new CalendarDetail { Kind = p.Kind, YearsSinceJoining = p.Kind == "anniversary" ? years : null },
+        };
+        await EventData.EnqueueInternalAsync(ctx.Connection, ctx.Tx,
+            new NewEvent(job.TenantId, id, customerId, EventType.Calendar, p.Kind, JsonSerializer.Serialize(body, TallyJson.Options), ctx.Now), ct);
+        await PlanAsync(ctx, job.TenantId, customer, settings, p.Kind, job.DueAt, ct);
+    }
+
+    /// <summary>Schedules the customer's next anniversary and birthday after <paramref name="after"/>; keyed by date, so planning twice plans once.</summary>
+    public static async Task PlanAsync(ProcessingContext ctx, Guid tenantId, Customer customer, ProgramSettings settings, string? only, DateTimeOffset after, CancellationToken ct)
+    {
+        foreach (var kind in new[] { "anniversary", "birthday" })
+        {
+            if (only is not null && only != kind) continue;
+            if (Origin(customer, kind, settings) is not { } origin) continue;
+            var next = Anniversaries.Next(LocalDatePattern.Iso.Parse(origin).Value, settings.TimeZone, after);
+            var key = $"{JobKind}:{customer.CustomerId:N}:{kind}:{next.Date.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)}";
+            await Scheduler.ScheduleAsync(ctx.Connection, ctx.Tx, tenantId, customer.CustomerId, JobKind, key, next.At,
+                JsonSerializer.Serialize(new Payload(kind, origin), TallyJson.Options), ct);
+        }
+    }
+
+    /// <summary>Plans the calendar of up to <paramref name="limit"/> customers not planned yet (new, or whose dates changed); answers how many.</summary>
+    public static async Task<int> PlanNewCustomersAsync(ProcessingContext ctx, int limit, CancellationToken ct)
+    {
+        var todo = new List<(Guid Tenant, Guid Customer)>();
+        await using (var cmd = ctx.Connection.Command(
+            $"SELECT tenant_id, customer_id FROM customers WHERE calendar_planned = @f LIMIT @n{ctx.Db.ForUpdateSkipLocked}", ctx.Tx))
+        {
+            await using var r = await cmd.With("@f", false).With("@n", limit).ExecuteReaderAsync(ct);
+            while (await r.ReadAsync(ct)) todo.Add((r.GetGuidValue(0), r.GetGuidValue(1)));
+        }
+
+        await using var mark = ctx.Connection.Command("UPDATE customers SET calendar_planned = @t WHERE tenant_id = @tenant AND customer_id = @c", ctx.Tx);
+        foreach (var (tenant, id) in todo)
+        {
+            var customer = await CustomerData.GetAsync(ctx.Connection, ctx.Tx, tenant, id, ct);
+            if (customer is null) continue;
+            var (settings, _) = await LedgerStore.SettingsAsync(ctx.Connection, ctx.Tx, tenant, ct);
+            await PlanAsync(ctx, tenant, customer, settings, null, ctx.Now, ct);
+            mark.Parameters.Clear();
+            await mark.With("@t", true).With("@tenant", tenant).With("@c", id).ExecuteNonQueryAsync(ct);
+        }
+
+        return todo.Count;
+    }
+
+    private static string? Origin(Customer c, string kind, ProgramSettings settings) => kind switch
+    {
+        "anniversary" => LocalDatePattern.Iso.Format(Anniversaries.JoinDate(c.CreatedAt, settings.TimeZone)),
+        "birthday" => c.DateOfBirth is { } dob ? dob.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture) : null,
+        _ => null,
+    };
+}

@@ -1,0 +1,448 @@
+using System.Data.Common;
+using System.Globalization;
+using System.Text.Json;
+using Tally.Events;
+using Tally.Scheduling;
+using Tally.Storage;
+
+namespace Tally.Ledger;
+
+/// <summary>An account as loaded for a movement, with what the customer row keeps beside the ledger's figures.</summary>
+public sealed record LoadedAccount(
+    Account Account,
+    long Reserved,
+    TierStatus Tier,
+    DateTimeOffset? RemindedUntil,
+    DateTimeOffset CreatedAt,
+    DateOnly? DateOfBirth)
+{
+    /// <summary>What the customer may spend now: the balance less the points promised to accepted, unapplied redemptions.</summary>
+    public long Available => Account.Balance - Reserved;
+}
+
+/// <summary>What a persisted movement did to the balance, for the answer and the <c>points</c> event.</summary>
+public sealed record Persisted(long PreviousBalance, long Balance, string? Tier, long? FirstEntryId);
+
+/// <summary>
+/// Loads accounts and persists <see cref="Posting"/>s (docs/ledger.md "Persisting a posting"): entries, lots,
+/// the outbox, the customer's cached figures, the tier, the next scheduler job and the <c>points</c> event,
+/// all in the caller's transaction. The caller holds the customer row (FOR UPDATE on PostgreSQL; SQLite has one writer).
+/// </summary>
+public static class LedgerStore
+{
+    /// <summary>The scheduler job kind that settles one account (activations, expiries, reminders, tier period ends).</summary>
+    public const string SettleJob = "ledger";
+
+    private const string CustomerColumns =
+        "customer_id, points_balance, pending_points, lifetime_earned, lifetime_redeemed, lifetime_expired, last_earn_at, is_locked, " +
+        "is_closed, reserved_points, tier, tier_ends_at, tier_reminded_for, reminded_until, created_at, date_of_birth";
+
+    private const string LotColumns =
+        "lot_id, customer_id, ledger, points, remaining, reversed, expired, earned_at, available_at, is_pending, expires_at, source_key, source_event_id, from_lot_id";
+
+    private const string EntryColumns =
+        "entry_id, entry_uid, customer_id, ledger, type, points, pending_points, balance_after, pending_after, earned, redeemed, expired, unrecovered, " +
+        "effective_at, movement_key, seq_no, event_id, rule, request_key, reason, counterparty_id, reverses_entry_uid, lot_refs";
+
+    private static readonly Dictionary<string, EntryType> EntryTypes =
+        Enum.GetValues<EntryType>().ToDictionary(Entry.Name, t => t, StringComparer.Ordinal);
+
+    // ---- program settings ----
+
+    public static async Task<(ProgramSettings Settings, int Version)> SettingsAsync(DbConnection c, DbTransaction? tx, Guid tenantId, CancellationToken ct)
+    {
+        await using var cmd = c.Command("SELECT json, version FROM program_settings WHERE tenant_id = @t", tx);
+        await using var r = await cmd.With("@t", tenantId).ExecuteReaderAsync(ct);
+        if (!await r.ReadAsync(ct)) return (ProgramSettings.Default, 0);
+        var parsed = ProgramSettings.Parse(r.GetString(0));
+        return (parsed.Settings ?? throw new InvalidOperationException($"Stored program of tenant {tenantId} no longer parses."), r.GetInt32(1));
+    }
+
+    public static async Task<int> SaveSettingsAsync(DbConnection c, DbTransaction tx, Guid tenantId, ProgramSettings settings, DateTimeOffset now, CancellationToken ct)
+    {
+        await using var cmd = c.Command(
+            """
+            INSERT INTO program_settings (tenant_id, json, version, changed_at) VALUES (@t, @j, 1, @now)
+            ON CONFLICT (tenant_id) DO UPDATE SET json = excluded.json, version = program_settings.version + 1, changed_at = excluded.changed_at
+            RETURNING version
+            """, tx);
+        return Convert.ToInt32(await cmd.With("@t", tenantId).With("@j", settings.ToJson()).With("@now", now).ExecuteScalarAsync(ct), CultureInfo.InvariantCulture);
+    }
+
+    // ---- accounts ----
+
+    /// <summary>
+    /// Loads the customer's main-ledger account with its open lots and any <paramref name="extraLots"/> (an award's
+    /// or a redemption's lots); null when there is no such customer. <paramref name="lockClause"/> is Database.ForUpdate for writes.
+    /// </summary>
+    public static async Task<LoadedAccount?> LoadAsync(DbConnection c, DbTransaction? tx, Guid tenantId, Guid customerId, string lockClause,
+        CancellationToken ct, IReadOnlyCollection<Guid>? extraLots = null)
+    {
+        LoadedAccount loaded;
+        await using (var cmd = c.Command($"SELECT {CustomerColumns} FROM customers WHERE tenant_id = @t AND customer_id = @c{lockClause}", tx))
+        {
+            await using var r = await cmd.With("@t", tenantId).With("@c", customerId).ExecuteReaderAsync(ct);
+            if (!await r.ReadAsync(ct)) return null;
+            var account = new Account
+            {
+                CustomerId = r.GetGuidValue(0),
+                Balance = r.GetInt64(1),
+                Pending = r.GetInt64(2),
+                LifetimeEarned = r.GetInt64(3),
+                LifetimeRedeemed = r.GetInt64(4),
+                LifetimeExpired = r.GetInt64(5),
+                LastEarnAt = r.GetInstantOrNull(6),
+                IsLocked = r.GetBool(7),
+                IsClosed = r.GetBool(8),
+            };
+            loaded = new LoadedAccount(account, r.GetInt64(9), new TierStatus(r.GetStringOrNull(10), r.GetInstantOrNull(11), r.GetInstantOrNull(12)),
+                r.GetInstantOrNull(13), r.GetInstant(14), r.GetDateOrNull(15));
+        }
+
+        var lots = new Dictionary<Guid, Lot>();
+        await using (var cmd = c.Command(
+            $"SELECT {LotColumns} FROM lots WHERE tenant_id = @t AND customer_id = @c AND ledger = @l AND (remaining > 0 OR is_pending)", tx))
+        {
+            await using var r = await cmd.With("@t", tenantId).With("@c", customerId).With("@l", Account.MainLedger).ExecuteReaderAsync(ct);
+            while (await r.ReadAsync(ct))
+            {
+                var lot = ReadLot(r);
+                lots[lot.LotId] = lot;
+            }
+        }
+
+        foreach (var id in extraLots ?? [])
+        {
+            if (lots.ContainsKey(id)) continue;
+            await using var cmd = c.Command($"SELECT {LotColumns} FROM lots WHERE tenant_id = @t AND lot_id = @id", tx);
+            await using var r = await cmd.With("@t", tenantId).With("@id", id).ExecuteReaderAsync(ct);
+            if (await r.ReadAsync(ct)) lots[id] = ReadLot(r);
+        }
+
+        return loaded with { Account = loaded.Account with { Lots = [.. lots.Values] } };
+    }
+
+    /// <summary>
+    /// What the customer may spend at <paramref name="now"/>: the balance as settled up to now (a scheduler running
+    /// behind must not let expired points be promised) less the points promised to accepted redemptions.
+    /// </summary>
+    public static async Task<long> SpendableAsync(DbConnection c, DbTransaction? tx, Guid tenantId, Guid customerId, DateTimeOffset now, CancellationToken ct)
+    {
+        var loaded = await LoadAsync(c, tx, tenantId, customerId, "", ct);
+        if (loaded is null) return 0;
+        var (settings, _) = await SettingsAsync(c, tx, tenantId, ct);
+        return Movements.Settle(loaded.Account, settings, Cause.Schedule("spendable"), now).Account.Balance - loaded.Reserved;
+    }
+
+    /// <summary>The lots an award created: those whose source is the event's outcomes (by source event id), not received by transfer or merge.</summary>
+    public static async Task<List<Guid>> AwardLotsAsync(DbConnection c, DbTransaction? tx, Guid tenantId, Guid customerId, string eventId, CancellationToken ct)
+    {
+        await using var cmd = c.Command(
+            "SELECT lot_id FROM lots WHERE tenant_id = @t AND source_event_id = @e AND customer_id = @c AND from_lot_id IS NULL ORDER BY earned_at, lot_id", tx);
+        await using var r = await cmd.With("@t", tenantId).With("@e", eventId).With("@c", customerId).ExecuteReaderAsync(ct);
+        var ids = new List<Guid>();
+        while (await r.ReadAsync(ct)) ids.Add(r.GetGuidValue(0));
+        return ids;
+    }
+
+    /// <summary>The redeem entry a redemption event posted, and the redemption_reversal entries that already gave some of it back.</summary>
+    public static async Task<(Entry? Redeem, List<Entry> Reversals)> RedemptionAsync(DbConnection c, DbTransaction? tx, Guid tenantId, Guid eventId, CancellationToken ct)
+    {
+        Entry? redeem = null;
+        await using (var cmd = c.Command(
+            $"SELECT {EntryColumns} FROM ledger_entries WHERE tenant_id = @t AND event_id = @e AND type = 'redeem' AND entry_uid IS NOT NULL", tx))
+        {
+            await using var r = await cmd.With("@t", tenantId).With("@e", eventId).ExecuteReaderAsync(ct);
+            if (await r.ReadAsync(ct)) redeem = ReadEntry(r);
+        }
+
+        var reversals = new List<Entry>();
+        if (redeem is null) return (null, reversals);
+        await using (var cmd = c.Command(
+            $"SELECT {EntryColumns} FROM ledger_entries WHERE tenant_id = @t AND customer_id = @c AND reverses_entry_uid = @id ORDER BY entry_id", tx))
+        {
+            await using var r = await cmd.With("@t", tenantId).With("@c", redeem.CustomerId).With("@id", redeem.EntryId).ExecuteReaderAsync(ct);
+            while (await r.ReadAsync(ct)) reversals.Add(ReadEntry(r));
+        }
+
+        return (redeem, reversals);
+    }
+
+    /// <summary>All entries of an account (for asOf answers): the history, oldest first.</summary>
+    public static async Task<List<Entry>> HistoryAsync(DbConnection c, Guid tenantId, Guid customerId, DateTimeOffset until, CancellationToken ct)
+    {
+        await using var cmd = c.Command(
+            $"SELECT {EntryColumns} FROM ledger_entries WHERE tenant_id = @t AND customer_id = @c AND ledger = @l AND entry_uid IS NOT NULL AND effective_at <= @u ORDER BY entry_id");
+        await using var r = await cmd.With("@t", tenantId).With("@c", customerId).With("@l", Account.MainLedger).With("@u", until).ExecuteReaderAsync(ct);
+        var list = new List<Entry>();
+        while (await r.ReadAsync(ct)) list.Add(ReadEntry(r));
+        return list;
+    }
+
+    /// <summary>
+    /// Records a movement's key once per tenant; false when it was recorded before (a replay: post nothing).
+    /// A posting may be empty, so the entries' keys alone cannot say a movement happened.
+    /// </summary>
+    public static async Task<bool> ClaimAsync(DbConnection c, DbTransaction tx, Guid tenantId, string movementKey, Guid customerId, DateTimeOffset now, CancellationToken ct)
+    {
+        await using var cmd = c.Command(
+            "INSERT INTO ledger_movements (tenant_id, movement_key, customer_id, created_at) VALUES (@t, @k, @c, @now) ON CONFLICT (tenant_id, movement_key) DO NOTHING", tx);
+        return await cmd.With("@t", tenantId).With("@k", movementKey).With("@c", customerId).With("@now", now).ExecuteNonQueryAsync(ct) > 0;
+    }
+
+    /// <summary>The customer a movement key was first recorded for, or null when it was never used.</summary>
+    public static async Task<Guid?> ClaimedByAsync(DbConnection c, DbTransaction tx, Guid tenantId, string movementKey, CancellationToken ct)
+    {
+        await using var cmd = c.Command("SELECT customer_id FROM ledger_movements WHERE tenant_id = @t AND movement_key = @k", tx);
+        await using var r = await cmd.With("@t", tenantId).With("@k", movementKey).ExecuteReaderAsync(ct);
+        return await r.ReadAsync(ct) ? r.GetGuidValue(0) : null;
+    }
+
+    /// <summary>The id (list position) of the first entry of the given type a movement posted for a customer.</summary>
+    public static async Task<long?> EntryIdAsync(DbConnection c, DbTransaction? tx, Guid tenantId, Guid customerId, string movementKey, EntryType type, CancellationToken ct)
+    {
+        await using var cmd = c.Command(
+            "SELECT MIN(entry_id) FROM ledger_entries WHERE tenant_id = @t AND movement_key = @k AND customer_id = @c AND type = @type", tx);
+        var v = await cmd.With("@t", tenantId).With("@k", movementKey).With("@c", customerId).With("@type", Entry.Name(type)).ExecuteScalarAsync(ct);
+        return v is null or DBNull ? null : Convert.ToInt64(v, CultureInfo.InvariantCulture);
+    }
+
+    // ---- persisting ----
+
+    /// <summary>
+    /// Writes a posting (see the class summary). <paramref name="reservedDelta"/> moves reserved_points (a redemption
+    /// applied releases its promise). <paramref name="queuePoints"/> is false for movements caused by a <c>points</c>
+    /// event, so points rules cannot loop.
+    /// </summary>
+    public static async Task<Persisted> SaveAsync(DbConnection c, DbTransaction tx, Guid tenantId, LoadedAccount before, Posting posting,
+        ProgramSettings settings, DateTimeOffset now, CancellationToken ct, long reservedDelta = 0, bool queuePoints = true, string? campaign = null,
+        string? reference = null)
+    {
+        var a = posting.Account;
+        long? firstId = null;
+        await using (var insert = c.Command(
+            """
+            INSERT INTO ledger_entries (tenant_id, customer_id, ledger, type, points, balance_after, event_id, idempotency_key, reason, reference,
+                rule_id, rule_version, created_at, entry_uid, movement_key, seq_no, effective_at, pending_points, pending_after, earned, redeemed,
+                expired, unrecovered, rule, request_key, counterparty_id, reverses_entry_uid, lot_refs)
+            VALUES (@t, @c, @l, @type, @p, @b, @e, @k, @reason, @ref, @rule_id, @rv, @now, @uid, @mk, @seq, @at, @pp, @pa, @earned, @redeemed,
+                @expired, @unrec, @rule, @rk, @cp, @rev, @refs)
+            RETURNING entry_id
+            """, tx))
+        {
+            foreach (var e in posting.Entries)
+            {
+                insert.Parameters.Clear();
+                var (ruleId, ruleVersion) = SplitRule(e.Rule);
+                var id = Convert.ToInt64(await insert.With("@t", tenantId).With("@c", e.CustomerId).With("@l", e.Ledger).With("@type", e.TypeName)
+                    .With("@p", e.Points).With("@b", e.BalanceAfter).With("@e", e.EventId is { } ev && Guid.TryParse(ev, out var g) ? g : null)
+                    .With("@k", $"{e.MovementKey}#{e.CustomerId:N}#{e.Ledger}#{e.Seq}").With("@reason", e.Reason).With("@ref", e.Type is EntryType.Activate or EntryType.Expire ? null : reference)
+                    .With("@rule_id", ruleId).With("@rv", ruleVersion).With("@now", now).With("@uid", e.EntryId).With("@mk", e.MovementKey)
+                    .With("@seq", e.Seq).With("@at", e.At).With("@pp", e.PendingPoints).With("@pa", e.PendingAfter).With("@earned", e.Earned)
+                    .With("@redeemed", e.Redeemed).With("@expired", e.Expired).With("@unrec", e.Unrecovered).With("@rule", e.Rule)
+                    .With("@rk", e.RequestKey).With("@cp", e.CounterpartyId).With("@rev", e.ReversesEntryId)
+                    .With("@refs", JsonSerializer.Serialize(e.Lots, TallyJson.Options)).ExecuteScalarAsync(ct), CultureInfo.InvariantCulture);
+                firstId ??= id;
+            }
+        }
+
+        if (posting.NewLots.Count > 0)
+        {
+            await using var insert = c.Command(
+                $"""
+                INSERT INTO lots (tenant_id, {LotColumns})
+                VALUES (@t, @id, @c, @l, @p, @rem, @rev, @exp, @earned, @avail, @pending, @expires, @src, @srcev, @from)
+                """, tx);
+            foreach (var lot in posting.NewLots)
+            {
+                insert.Parameters.Clear();
+                await insert.With("@t", tenantId).With("@id", lot.LotId).With("@c", lot.CustomerId).With("@l", lot.Ledger).With("@p", lot.Points)
+                    .With("@rem", lot.Remaining).With("@rev", lot.Reversed).With("@exp", lot.Expired).With("@earned", lot.EarnedAt)
+                    .With("@avail", lot.AvailableAt).With("@pending", lot.IsPending).With("@expires", lot.ExpiresAt).With("@src", lot.SourceKey)
+                    .With("@srcev", lot.SourceEventId).With("@from", lot.FromLotId).ExecuteNonQueryAsync(ct);
+            }
+        }
+
+        if (posting.ChangedLots.Count > 0)
+        {
+            await using var update = c.Command(
+                "UPDATE lots SET remaining = @rem, reversed = @rev, expired = @exp, is_pending = @pending WHERE tenant_id = @t AND lot_id = @id", tx);
+            foreach (var lot in posting.ChangedLots)
+            {
+                update.Parameters.Clear();
+                await update.With("@rem", lot.Remaining).With("@rev", lot.Reversed).With("@exp", lot.Expired).With("@pending", lot.IsPending)
+                    .With("@t", tenantId).With("@id", lot.LotId).ExecuteNonQueryAsync(ct);
+            }
+        }
+
+        await RecordAsync(c, tx, tenantId, posting.Events, now, ct);
+
+        var tier = await DecideTierAsync(c, tx, tenantId, before.Tier, a, settings, now, ct);
+        await RecordAsync(c, tx, tenantId, tier.Events, now, ct);
+
+        await using (var update = c.Command(
+            """
+            UPDATE customers SET points_balance = @b, pending_points = @p, lifetime_earned = @le, lifetime_redeemed = @lr, lifetime_expired = @lx,
+                last_earn_at = @last, is_closed = @closed, reserved_points = reserved_points + @rd, tier = @tier, tier_ends_at = @tend,
+                tier_reminded_for = @trem, changed_at = @now
+            WHERE tenant_id = @t AND customer_id = @c
+            """, tx))
+        {
+            await update.With("@b", a.Balance).With("@p", a.Pending).With("@le", a.LifetimeEarned).With("@lr", a.LifetimeRedeemed)
+                .With("@lx", a.LifetimeExpired).With("@last", a.LastEarnAt).With("@closed", a.IsClosed).With("@rd", reservedDelta)
+                .With("@tier", tier.Status.Tier).With("@tend", tier.Status.PeriodEndsAt).With("@trem", tier.Status.RemindedFor)
+                .With("@now", now).With("@t", tenantId).With("@c", a.CustomerId).ExecuteNonQueryAsync(ct);
+        }
+
+        await ScheduleNextAsync(c, tx, tenantId, a, tier.Status, settings, now, ct);
+
+        var previous = before.Account.Balance;
+        if (queuePoints && a.Balance != previous && posting.Entries.Count > 0)
+            await QueuePointsEventAsync(c, tx, tenantId, posting, previous, campaign, now, ct);
+        return new Persisted(previous, a.Balance, tier.Status.Tier, firstId);
+    }
+
+    /// <summary>Schedules the account's next settle job (activation, expiry, reminder, tier period end); keyed by the instant, so it is idempotent.</summary>
+    public static async Task ScheduleNextAsync(DbConnection c, DbTransaction tx, Guid tenantId, Account a, TierStatus tier, ProgramSettings settings,
+        DateTimeOffset now, CancellationToken ct)
+    {
+        if (a.IsClosed) return;
+        var next = Min(History.NextDue(a, settings, now), Tiers.NextDue(settings, tier) is { } t && t > now ? t : null);
+        if (next is not { } due) return;
+        await Scheduler.ScheduleAsync(c, tx, tenantId, a.CustomerId, SettleJob,
+            $"{SettleJob}:{a.CustomerId:N}:{a.Ledger}:{due.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture)}", due, null, ct);
+    }
+
+    /// <summary>Writes domain events into the outbox; the ids are deterministic, so a duplicate is skipped.</summary>
+    public static async Task RecordAsync(DbConnection c, DbTransaction tx, Guid tenantId, IReadOnlyList<LedgerEvent> events, DateTimeOffset now, CancellationToken ct)
+    {
+        if (events.Count == 0) return;
+        await using var insert = c.Command(
+            """
+            INSERT INTO activity (tenant_id, customer_id, event_id, type, ledger, data, created_at) VALUES (@t, @c, @e, @type, @l, @data, @now)
+            ON CONFLICT (tenant_id, event_id) DO NOTHING
+            """, tx);
+        foreach (var e in events)
+        {
+            insert.Parameters.Clear();
+            await insert.With("@t", tenantId).With("@c", e.CustomerId).With("@e", e.EventId).With("@type", e.TypeName).With("@l", e.Ledger)
+                .With("@data", JsonSerializer.Serialize(e, TallyJson.Options)).With("@now", now).ExecuteNonQueryAsync(ct);
+        }
+    }
+
+    /// <summary>Recomputes the tier from the program's basis for the account as it now stands.</summary>
+    public static async Task<TierDecision> DecideTierAsync(DbConnection c, DbTransaction? tx, Guid tenantId, TierStatus current, Account a,
+        ProgramSettings settings, DateTimeOffset now, CancellationToken ct)
+    {
+        if (settings.Tiers.Count == 0) return new(current.Tier is null ? current : TierStatus.None, [], null, null);
+        // At a period end the measure is the one over the window that ends with the period.
+        var at = current.PeriodEndsAt is { } end && end <= now ? end : now;
+        var measure = await MeasureAsync(c, tx, tenantId, a, settings, at, ct);
+        return Tiers.Decide(settings, a.CustomerId, current, measure, now, a.Balance);
+    }
+
+    private static async Task<decimal> MeasureAsync(DbConnection c, DbTransaction? tx, Guid tenantId, Account a, ProgramSettings settings,
+        DateTimeOffset at, CancellationToken ct)
+    {
+        if (settings.TierMeasure == TierMeasure.Spend)
+        {
+            // Spend-based tiers need order totals, which the rule engine's branch extracts; until then spend counts nothing.
+            return 0;
+        }
+
+        if (settings.TierPeriod is null) return a.LifetimeEarned;
+        var since = settings.Subtract(at, settings.TierPeriod);
+        await using var cmd = c.Command(
+            """
+            SELECT COALESCE(SUM(earned), 0) FROM ledger_entries
+            WHERE tenant_id = @t AND customer_id = @c AND ledger = @l AND entry_uid IS NOT NULL AND effective_at > @since AND effective_at <= @at
+              AND type <> 'merge_in' AND type <> 'merge_out'
+            """, tx);
+        return Convert.ToDecimal(await cmd.With("@t", tenantId).With("@c", a.CustomerId).With("@l", a.Ledger).With("@since", since).With("@at", at)
+            .ExecuteScalarAsync(ct), CultureInfo.InvariantCulture);
+    }
+
+    private static async Task QueuePointsEventAsync(DbConnection c, DbTransaction tx, Guid tenantId, Posting posting, long previous, string? campaign,
+        DateTimeOffset now, CancellationToken ct)
+    {
+        var a = posting.Account;
+        var first = posting.Entries.First(e => e.Points != 0);
+        var id = EventData.DerivedId(tenantId, $"points:{first.EntryId:N}");
+        var body = new PointsEvent
+        {
+            EventId = id.ToString(),
+            CustomerId = a.CustomerId.ToString(),
+            NameSpace = first.TypeName,
+            Campaign = campaign,
+            CreatedAt = now,
+            Points = new PointsDetail { Quantity = a.Balance - previous, PreviousBalance = previous, Balance = a.Balance, Campaign = campaign, LifetimeEarned = a.LifetimeEarned },
+        };
+        await EventData.EnqueueInternalAsync(c, tx,
+            new NewEvent(tenantId, id, a.CustomerId, EventType.Points, first.TypeName, JsonSerializer.Serialize(body, TallyJson.Options), now), ct);
+    }
+
+    /// <summary>Whether the event that caused a movement is itself a <c>points</c> event (then no new points event is queued).</summary>
+    public static async Task<bool> IsPointsEventAsync(DbConnection c, DbTransaction tx, Guid tenantId, string? eventId, CancellationToken ct)
+    {
+        if (eventId is null || !Guid.TryParse(eventId, out var id)) return false;
+        await using var cmd = c.Command("SELECT type FROM events WHERE tenant_id = @t AND event_id = @e", tx);
+        return await cmd.With("@t", tenantId).With("@e", id).ExecuteScalarAsync(ct) is string type && type == "points";
+    }
+
+    // ---- reading ----
+
+    private static Lot ReadLot(DbDataReader r) => new()
+    {
+        LotId = r.GetGuidValue(0),
+        CustomerId = r.GetGuidValue(1),
+        Ledger = r.GetString(2),
+        Points = r.GetInt64(3),
+        Remaining = r.GetInt64(4),
+        Reversed = r.GetInt64(5),
+        Expired = r.GetInt64(6),
+        EarnedAt = r.GetInstant(7),
+        AvailableAt = r.GetInstant(8),
+        IsPending = r.GetBool(9),
+        ExpiresAt = r.GetInstantOrNull(10),
+        SourceKey = r.GetString(11),
+        SourceEventId = r.GetStringOrNull(12),
+        FromLotId = r.GetGuidOrNull(13),
+    };
+
+    private static Entry ReadEntry(DbDataReader r) => new()
+    {
+        EntryId = r.GetGuidValue(1),
+        CustomerId = r.GetGuidValue(2),
+        Ledger = r.GetString(3),
+        Type = EntryTypes[r.GetString(4)],
+        Points = r.GetInt64(5),
+        PendingPoints = r.GetInt64(6),
+        BalanceAfter = r.GetInt64(7),
+        PendingAfter = r.GetInt64(8),
+        Earned = r.GetInt64(9),
+        Redeemed = r.GetInt64(10),
+        Expired = r.GetInt64(11),
+        Unrecovered = r.GetInt64(12),
+        At = r.GetInstant(13),
+        MovementKey = r.GetString(14),
+        Seq = r.GetInt32(15),
+        EventId = r.GetGuidOrNull(16)?.ToString(),
+        Rule = r.GetStringOrNull(17),
+        RequestKey = r.GetStringOrNull(18),
+        Reason = r.GetStringOrNull(19),
+        CounterpartyId = r.GetGuidOrNull(20),
+        ReversesEntryId = r.GetGuidOrNull(21),
+        Lots = r.IsDBNull(22) ? [] : JsonSerializer.Deserialize<List<LotRef>>(r.GetString(22), TallyJson.Options) ?? [],
+    };
+
+    private static (Guid? RuleId, int? Version) SplitRule(string? rule)
+    {
+        if (rule is null) return (null, null);
+        var at = rule.IndexOf('@', StringComparison.Ordinal);
+        var id = at < 0 ? rule : rule[..at];
+        int? version = at >= 0 && int.TryParse(rule[(at + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out var v) ? v : null;
+        return (Guid.TryParse(id, out var g) ? g : null, version);
+    }
+
+    private static DateTimeOffset? Min(DateTimeOffset? a, DateTimeOffset? b) => a is null ? b : b is null ? a : a < b ? a : b;
+}

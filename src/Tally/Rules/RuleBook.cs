@@ -1,0 +1,68 @@
+using System.Collections.Concurrent;
+using System.Data.Common;
+using System.Runtime.CompilerServices;
+using Tally.Events;
+using Tally.Storage;
+
+namespace Tally.Rules;
+
+/// <summary>
+/// The live, compiled rule set of every tenant, held in memory. A publish rebuilds the tenant's set from the
+/// database and swaps one reference, so an evaluation sees the old set or the new one, never half of each.
+/// Other processes notice a publish through the tenant's rule-set version (bumped in the publish transaction),
+/// which the worker reads once per batch and the basket once per request.
+/// </summary>
+public sealed class RuleBook
+{
+    private sealed record Live(long Version, RuleSet Set, Dictionary<(Guid, int), CompiledRule> Compiled);
+
+    private readonly ConcurrentDictionary<Guid, Live> live = new();
+
+    // Tenants whose version was already compared within one worker batch (the context is new per batch).
+    private readonly ConditionalWeakTable<ProcessingContext, HashSet<Guid>> checkedInBatch = [];
+
+    /// <summary>The tenant's set for an event of this batch, reloaded inside the batch's transaction when it is stale.</summary>
+    public async Task<RuleSet> ForBatchAsync(ProcessingContext ctx, Guid tenantId, CancellationToken ct)
+    {
+        var seen = checkedInBatch.GetOrCreateValue(ctx);
+        if (seen.Contains(tenantId) && live.TryGetValue(tenantId, out var known)) return known.Set;
+        var set = await CurrentAsync(ctx.Connection, ctx.Tx, tenantId, ct);
+        seen.Add(tenantId);
+        return set;
+    }
+
+    /// <summary>The tenant's set as of now: one read of its version, a reload only when it changed.</summary>
+    public async Task<RuleSet> CurrentAsync(DbConnection c, DbTransaction? tx, Guid tenantId, CancellationToken ct)
+    {
+        var version = await RuleData.SetVersionAsync(c, tx, tenantId, ct);
+        if (live.TryGetValue(tenantId, out var known) && known.Version == version) return known.Set;
+        if (version == 0) return RuleSet.Empty;
+        return await LoadAsync(c, tx, tenantId, version, ct);
+    }
+
+    public Task<RuleSet> CurrentAsync(Database db, Guid tenantId, CancellationToken ct) => db.ReadAsync(c => CurrentAsync(c, null, tenantId, ct), ct);
+
+    private async Task<RuleSet> LoadAsync(DbConnection c, DbTransaction? tx, Guid tenantId, long version, CancellationToken ct)
+    {
+        var rows = await RuleData.ListAsync(c, tx, tenantId, null, null, null, withArchived: false, ct);
+        live.TryGetValue(tenantId, out var previous);
+        var compiled = new Dictionary<(Guid, int), CompiledRule>();
+        foreach (var row in rows)
+        {
+            var key = (row.RuleId, row.Version);
+            if (previous?.Compiled.TryGetValue(key, out var rule) != true)
+            {
+                // Every stored document passed validation; one that no longer compiles (a newer engine) is left out, not fatal.
+                rule = CompiledRule.Compile(row.RuleId.ToString(), row.Version, row.Document).Rule;
+                if (rule is null) continue;
+            }
+
+            compiled[key] = rule!;
+        }
+
+        var next = new Live(version, RuleSet.Build(compiled.Values), compiled);
+        // A slower reload of an older version never replaces a newer set.
+        var kept = live.AddOrUpdate(tenantId, next, (_, old) => old.Version > version ? old : next);
+        return kept.Set;
+    }
+}

@@ -1,0 +1,154 @@
+using System.Text.Json;
+using Tally.Customers;
+using Tally.Events;
+using Tally.Ledger;
+using Tally.Messages;
+using Tally.Scheduling;
+using Tally.Segments;
+using Tally.Vouchers;
+using Tally.Webhooks;
+
+namespace Tally.Rules;
+
+/// <summary>What a trace endpoint shows for one processed event: every rule considered, and what it produced.</summary>
+public sealed record StoredTrace(IReadOnlyList<RuleTrace> Rules, IReadOnlyList<SkippedOutcome> SkippedOutcomes);
+
+/// <summary>
+/// Assesses one stored event against the tenant's live rules, inside the worker's transaction: loads the facts the
+/// rules need, evaluates, then writes counters, usages, every decision's effect and the trace together. Every write
+/// is keyed by the event (and rule and outcome), so replaying the event changes nothing.
+/// </summary>
+public sealed class RuleProcessing(RuleBook book)
+{
+    private const int ClaimRetries = 5;
+    private static readonly EvaluationOptions Traced = new() { Trace = true };
+
+    public async Task ProcessAsync(ProcessingContext ctx, StoredEvent e, CancellationToken ct)
+    {
+        var set = await book.ForBatchAsync(ctx, e.TenantId, ct);
+        if (set.Rules.Count == 0) return;
+        var body = ReadBody(e);
+        if (body is null || !set.Considers(body)) return;
+
+        // An event whose assessment committed (its trace is the mark) is never assessed again: re-queued by hand,
+        // it would otherwise meet the customer's later state (segments, balance) and decide differently. A crash
+        // rolls the mark back with everything else, so that replay assesses from scratch, against the same state.
+        if (await RuleState.TraceAsync(ctx.Connection, ctx.Tx, e.TenantId, e.EventId, ct) is not null) return;
+        var customer = await LoadCustomerAsync(ctx, e.TenantId, e.CustomerId, ctx.Db.ForUpdate, ct);
+        if (customer is null) return;
+
+        for (var attempt = 1; ; attempt++)
+        {
+            var facts = await RuleState.LoadAsync(ctx.Connection, ctx.Tx, e.TenantId, e.CustomerId, e.EventId, e.Seq, set.FactsNeeded(body, customer, ctx.Now), ct);
+            var evaluation = set.Evaluate(body, customer, facts, ctx.Now, Traced);
+            var limited = evaluation.Usages.Any(u => u.PerCustomerLimit is not null || u.TotalLimit is not null);
+            if (limited) await ctx.Tx.SaveAsync("rule_usages", ct);
+            if (!await RuleState.ClaimAsync(ctx.Connection, ctx.Tx, e.TenantId, e.CustomerId, e.EventId, evaluation.Usages, ctx.Now, ct))
+            {
+                // A concurrent event took the last use of a limited rule: undo this event's claims and assess it again.
+                await ctx.Tx.RollbackAsync("rule_usages", ct);
+                if (attempt >= ClaimRetries) throw new InvalidOperationException($"Rule limits kept changing under event {e.EventId}.");
+                continue;
+            }
+
+            if (limited) await ctx.Tx.ReleaseAsync("rule_usages", ct);
+            await RuleState.WriteCountersAsync(ctx.Connection, ctx.Tx, e.TenantId, e.CustomerId, e.EventId, e.Seq, evaluation.CounterIncrements, ct);
+            foreach (var decision in evaluation.Decisions) await FulfilAsync(ctx, e, decision, ct);
+            var json = JsonSerializer.Serialize(new StoredTrace(evaluation.Trace ?? [], evaluation.SkippedOutcomes), TallyJson.Options);
+            await RuleState.SaveTraceAsync(ctx.Connection, ctx.Tx, e.TenantId, e.EventId, json, ctx.Now, ct);
+
+            return;
+        }
+    }
+
+    /// <summary>A customer as rules see them: the stored row plus their segments.</summary>
+    public static async Task<Customer?> LoadCustomerAsync(ProcessingContext ctx, Guid tenantId, Guid customerId, string lockClause, CancellationToken ct)
+    {
+        var customer = await CustomerData.GetAsync(ctx.Connection, ctx.Tx, tenantId, customerId, ct, lockClause);
+        return customer is null ? null : customer with { Segments = await SegmentData.OfCustomerAsync(ctx.Connection, ctx.Tx, tenantId, customerId, ct) };
+    }
+
+    /// <summary>The stored payload as the rules read it, with the ids the server assigned; null for kinds rules never assess.</summary>
+    public static EventBody? ReadBody(StoredEvent e)
+    {
+        EventBody? body = e.Type switch
+        {
+            EventType.Action => JsonSerializer.Deserialize<ActionEvent>(e.Payload, TallyJson.Options),
+            EventType.Order => JsonSerializer.Deserialize<OrderEvent>(e.Payload, TallyJson.Options),
+            EventType.Transaction => JsonSerializer.Deserialize<TransactionEvent>(e.Payload, TallyJson.Options),
+            EventType.Calendar => JsonSerializer.Deserialize<CalendarEvent>(e.Payload, TallyJson.Options),
+            EventType.Points => JsonSerializer.Deserialize<PointsEvent>(e.Payload, TallyJson.Options),
+            _ => null,
+        };
+        return body is null ? null : body with { EventId = e.EventId.ToString(), CustomerId = e.CustomerId.ToString() };
+    }
+
+    /// <summary>The effect of one decision. Each is keyed by (event, rule, outcome) so that doing it twice does it once.</summary>
+    private static async Task FulfilAsync(ProcessingContext ctx, StoredEvent e, Decision decision, CancellationToken ct)
+    {
+        var (c, tx, t) = (ctx.Connection, ctx.Tx, e.TenantId);
+        switch (decision)
+        {
+            case PointsDecision points:
+                await PointsBook.EarnAsync(ctx, t, e.CustomerId, points,
+                    Cause.Event(e.EventId.ToString(), points.RuleId, points.RuleVersion, points.OutcomeIndex), ct);
+                break;
+            case SegmentDecision { Add: true } segment:
+                await SegmentData.AddAsync(c, tx, t, segment.Segment, e.CustomerId, ctx.Now, ct);
+                break;
+            case SegmentDecision segment:
+                await SegmentData.RemoveAsync(c, tx, t, segment.Segment, e.CustomerId, ct);
+                break;
+            case WebhookDecision webhook:
+                await WebhookData.EnqueueAsync(c, tx, t, e.CustomerId, e.EventId, webhook, ctx.Now, ct);
+                break;
+            case SmsDecision sms:
+                await MessageData.QueueAsync(c, tx, t, e.CustomerId, e.EventId, "sms", sms.To, null, sms.Text, sms.RuleId, sms.RuleVersion, sms.OutcomeIndex, ctx.Now, ct);
+                break;
+            case EmailDecision email:
+                await MessageData.QueueAsync(c, tx, t, e.CustomerId, e.EventId, "email", email.To, email.Subject, email.Body, email.RuleId, email.RuleVersion,
+                    email.OutcomeIndex, ctx.Now, ct);
+                break;
+            case VoucherDecision voucher:
+                await VoucherData.IssueAsync(c, tx, t, e.CustomerId, e.EventId, voucher, ctx.Now, ct);
+                break;
+            case TriggerDecision trigger:
+                var payload = JsonSerializer.Serialize(new TriggerPayload(trigger.NameSpace, trigger.RuleId, trigger.RuleVersion, e.EventId), TallyJson.Options);
+                await Scheduler.ScheduleAsync(c, tx, t, e.CustomerId, TriggerJobs.Kind, $"trigger:{e.EventId}:{trigger.RuleId}:{trigger.OutcomeIndex}",
+                    trigger.DueAt, payload, ct);
+                break;
+            case ExpirePointsDecision expire:
+                await PointsBook.ExpireAsync(ctx, t, e.CustomerId, expire,
+                    Cause.Event(e.EventId.ToString(), expire.RuleId, expire.RuleVersion, expire.OutcomeIndex), ct);
+                break;
+        }
+    }
+}
+
+/// <summary>What a scheduled trigger job carries: the nameSpace of the Action event to create, and what decided it.</summary>
+public sealed record TriggerPayload(string NameSpace, string RuleId, int RuleVersion, Guid SourceEventId);
+
+/// <summary>
+/// Runs due trigger jobs: queues the future Action event for the customer, its id derived from the job key, so
+/// running the job twice queues one event.
+/// </summary>
+public sealed class TriggerJobs : IJobHandler
+{
+    public const string Kind = "trigger";
+
+    string IJobHandler.Kind => Kind;
+
+    public async Task RunAsync(ProcessingContext ctx, ScheduledJob job, CancellationToken ct)
+    {
+        if (job.CustomerId is not { } customerId || job.Payload is null) return;
+        var payload = JsonSerializer.Deserialize<TriggerPayload>(job.Payload, TallyJson.Options)!;
+        var eventId = EventData.DerivedId(job.TenantId, job.Key);
+        var body = new ActionEvent
+        {
+            EventId = eventId.ToString(), CustomerId = customerId.ToString(), NameSpace = payload.NameSpace, CreatedAt = job.DueAt,
+            Reference = payload.SourceEventId.ToString(), Action = new ActionDetail { Count = 1 },
+        };
+        await EventData.EnqueueInternalAsync(ctx.Connection, ctx.Tx,
+            new NewEvent(job.TenantId, eventId, customerId, EventType.Action, payload.NameSpace, JsonSerializer.Serialize(body, TallyJson.Options), ctx.Now), ct);
+    }
+}

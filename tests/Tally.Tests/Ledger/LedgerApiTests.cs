@@ -1,0 +1,438 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Tally.Events;
+using Tally.Ledger;
+using Tally.Rules;
+using Tally.Storage;
+using Tally.Tests.Infrastructure;
+
+namespace Tally.Tests.Ledger;
+
+/// <summary>The server with TALLY_TEST_CLOCK=true: tests move time forward and see due work run.</summary>
+public abstract class ClockApp : TallyApp
+{
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        base.ConfigureWebHost(builder);
+        builder.UseSetting("TALLY_TEST_CLOCK", "true");
+    }
+
+    /// <summary>Awards points as a rule outcome would, through PointsBook inside a write transaction.</summary>
+    public Task<bool> EarnAsync(Guid tenantId, Guid customerId, Guid eventId, long points, string? expiresAfter = null, string? pendingFor = null, int outcome = 0)
+    {
+        var db = Services.GetRequiredService<Database>();
+        var now = Services.GetRequiredService<TimeProvider>().GetUtcNow();
+        var decision = new PointsDecision
+        {
+            RuleId = "7d1f5a0e-0000-4000-8000-0000000000aa", RuleVersion = 1, RuleName = "test rule", OutcomeIndex = outcome,
+            Points = points, ExpiresAfter = expiresAfter, PendingFor = pendingFor,
+        };
+        return Services.GetRequiredService<WriteQueue>().WriteAsync((c, tx) => PointsBook.EarnAsync(
+            new ProcessingContext(db, c, tx, now), tenantId, customerId, decision, Cause.Event(eventId.ToString(), decision.RuleId, 1, outcome), CancellationToken.None));
+    }
+}
+
+public sealed class SqliteClockApp : ClockApp
+{
+    protected override string StoreKind => "sqlite";
+}
+
+public sealed class PostgresClockApp : ClockApp
+{
+    protected override string StoreKind => "postgres";
+}
+
+public sealed class LedgerApiOnSqlite(SqliteClockApp app) : LedgerApiTests<SqliteClockApp>(app);
+
+public sealed class LedgerApiOnPostgres(PostgresClockApp app) : LedgerApiTests<PostgresClockApp>(app);
+
+/// <summary>Every movement over HTTP (shared/contracts/ledger.md), on a server whose clock the tests move.</summary>
+public abstract class LedgerApiTests<TApp>(TApp app) : IClassFixture<TApp>
+    where TApp : ClockApp
+{
+    private readonly HttpClient api = app.Api();
+
+    private async Task<(Guid Tenant, Guid Customer)> NewCustomer(object? profile = null)
+    {
+        var id = Guid.NewGuid();
+        var (status, body) = await api.SendJson(HttpMethod.Put, $"/api/v1/customers/{id}", profile ?? new { firstName = "Lot" });
+        Assert.Equal(HttpStatusCode.Created, status);
+        return ((Guid)body!["tenantId"]!, id);
+    }
+
+    private async Task<JsonNode> BalanceOf(Guid customer)
+    {
+        var (status, body) = await api.GetJson($"/api/v1/customers/{customer}/balance");
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal((long)body!["balance"]!, await api.Balance(customer));
+        return body;
+    }
+
+    private async Task Program(object program)
+    {
+        var (status, body) = await api.SendJson(HttpMethod.Put, "/api/v1/program", program);
+        Assert.True(status == HttpStatusCode.OK, body?.ToJsonString());
+    }
+
+    private async Task Advance(string by)
+    {
+        var (status, body) = await api.PostJson("/api/v1/test-clock", new { advanceBy = by });
+        Assert.True(status == HttpStatusCode.OK, body?.ToJsonString());
+    }
+
+    private async Task<List<string>> ActivityTypes(Guid customer)
+    {
+        var (status, body) = await api.GetJson($"/api/v1/customers/{customer}/activity?limit=500");
+        Assert.Equal(HttpStatusCode.OK, status);
+        return body!["items"]!.AsArray().Select(x => (string)x!["type"]!).ToList();
+    }
+
+    private async Task<Guid> Action(Guid customer)
+    {
+        var eventId = Guid.NewGuid();
+        Assert.Equal(HttpStatusCode.OK, (await api.PostJson("/api/v1/events/actions", Api.Action(customer, eventId))).Status);
+        return eventId;
+    }
+
+    [Fact]
+    public async Task The_program_round_trips_and_bad_settings_are_a_400_naming_each_path()
+    {
+        var (status, body) = await api.SendJson(HttpMethod.Put, "/api/v1/program", new
+        {
+            timezone = "Mars/Olympus", expiry = new { mode = "aging" }, pendingFor = "soon",
+            tiers = new[] { new { name = "Gold", threshold = 100 }, new { name = "Silver", threshold = 10 } },
+        });
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal("validation_failed", (string?)body!["code"]);
+        var paths = body["errors"]!.AsArray().Select(e => (string?)e!["path"]).ToHashSet();
+        Assert.Superset(new HashSet<string?> { "$.timezone", "$.expiry.after", "$.pendingFor", "$.tiers[1].threshold" }, paths);
+
+        await Program(new { timezone = "Australia/Sydney", expiry = new { mode = "none" } });
+        var (_, got) = await api.GetJson("/api/v1/program");
+        Assert.Equal("Australia/Sydney", (string?)got!["timezone"]);
+        Assert.Equal("none", (string?)got["expiry"]!["mode"]);
+    }
+
+    [Fact]
+    public async Task An_award_is_pending_until_its_availableAt_then_the_scheduler_activates_it()
+    {
+        await Program(new { });
+        var (tenant, customer) = await NewCustomer();
+        var eventId = await Action(customer);
+
+        Assert.True(await app.EarnAsync(tenant, customer, eventId, 80, pendingFor: "P2D"));
+        Assert.False(await app.EarnAsync(tenant, customer, eventId, 80, pendingFor: "P2D")); // a replay posts nothing
+        var before = await BalanceOf(customer);
+        Assert.Equal(0, (long)before["balance"]!);
+        Assert.Equal(80, (long)before["pending"]!);
+        Assert.Equal(80, (long)before["lifetimeEarned"]!);
+
+        await Advance("P3D");
+
+        var after = await BalanceOf(customer);
+        Assert.Equal(80, (long)after["balance"]!);
+        Assert.Equal(0, (long)after["pending"]!);
+        Assert.Contains("promisedToCurrentPointsConversion", await ActivityTypes(customer));
+        Assert.Contains("pointsIssued", await ActivityTypes(customer));
+    }
+
+    [Fact]
+    public async Task Aging_points_expire_when_due_and_the_balance_asOf_still_shows_them()
+    {
+        await Program(new { expiry = new { mode = "aging", after = "P30D" }, reminders = new { expiryBefore = "P5D" } });
+        var (_, customer) = await NewCustomer();
+        await api.Adjust(customer, 100, create: false);
+        var earnedAt = DateTimeOffset.Parse((string)(await api.GetJson("/api/v1/test-clock")).Body!["now"]!, System.Globalization.CultureInfo.InvariantCulture);
+
+        await Advance("P26D");
+        var soon = await BalanceOf(customer);
+        Assert.Equal(100, (long)soon["expiring"]![0]!["points"]!);
+        Assert.Contains("pointsExpiryReminder", await ActivityTypes(customer));
+
+        await Advance("P5D");
+        var after = await BalanceOf(customer);
+        Assert.Equal(0, (long)after["balance"]!);
+        Assert.Equal(100, (long)after["expired"]!);
+        Assert.Contains("pointsExpired", await ActivityTypes(customer));
+        var (_, ledger) = await api.GetJson($"/api/v1/customers/{customer}/ledger");
+        Assert.Equal("expire", (string?)ledger!["items"]![0]!["type"]);
+
+        var asOf = earnedAt.AddDays(1).ToString("O");
+        var (_, past) = await api.GetJson($"/api/v1/customers/{customer}/balance?asOf={Uri.EscapeDataString(asOf)}");
+        Assert.Equal(100, (long)past!["balance"]!);
+        await Program(new { });
+    }
+
+    [Fact]
+    public async Task Under_inactivity_the_whole_balance_expires_after_a_period_without_earning()
+    {
+        await Program(new { expiry = new { mode = "inactivity", after = "P60D" } });
+        var (_, customer) = await NewCustomer();
+        await api.Adjust(customer, 40, create: false);
+        await Advance("P40D");
+        await api.Adjust(customer, 10, create: false); // earning restarts the period
+        await Advance("P40D");
+        Assert.Equal(50, (long)(await BalanceOf(customer))["balance"]!);
+
+        await Advance("P21D");
+        var after = await BalanceOf(customer);
+        Assert.Equal(0, (long)after["balance"]!);
+        Assert.Equal(50, (long)after["expired"]!);
+        await Program(new { });
+    }
+
+    [Fact]
+    public async Task A_redemption_spends_the_points_that_expire_first_and_releases_its_reservation()
+    {
+        await Program(new { });
+        var (tenant, customer) = await NewCustomer();
+        var late = await Action(customer);
+        var early = await Action(customer);
+        Assert.True(await app.EarnAsync(tenant, customer, late, 50, expiresAfter: "P90D"));
+        Assert.True(await app.EarnAsync(tenant, customer, early, 50, expiresAfter: "P10D"));
+
+        var redemption = Guid.NewGuid();
+        var (status, accepted) = await api.PostJson("/api/v1/events/redemptions", Api.Redemption(customer, 60, redemption));
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal(40, (long)accepted!["pendingBalance"]!);
+        Assert.Equal(40, await api.Balance(customer)); // the promise counts at once
+        await api.Processed(redemption);
+
+        var after = await BalanceOf(customer);
+        Assert.Equal(40, (long)after["balance"]!);
+        Assert.Equal(0, (long)after["reserved"]!);
+        Assert.Equal(60, (long)after["lifetimeRedeemed"]!);
+        await Advance("P11D"); // the early lot was spent whole: nothing expires
+        Assert.Equal(40, (long)(await BalanceOf(customer))["balance"]!);
+        Assert.Contains("pointsRedeemed", await ActivityTypes(customer));
+    }
+
+    [Fact]
+    public async Task Adjustments_are_lots_with_their_activity_and_a_points_event()
+    {
+        await Program(new { });
+        var (_, customer) = await NewCustomer();
+        var (status, body) = await api.PostJson($"/api/v1/customers/{customer}/adjustments", new { points = 30, reason = "goodwill" });
+        Assert.Equal(HttpStatusCode.Created, status);
+        Assert.Equal(30, (long)body!["balanceAfter"]!);
+
+        Assert.Equal(["manualPointsAdjustment"], await ActivityTypes(customer));
+        var (_, events) = await api.GetJson($"/api/v1/customers/{customer}/events");
+        var points = events!["items"]!.AsArray().Single(e => (string?)e!["type"] == "points")!;
+        Assert.Equal(30, (long)points["payload"]!["points"]!["quantity"]!);
+        Assert.Equal(0, (long)points["payload"]!["points"]!["previousBalance"]!);
+        Assert.Equal(30, (long)points["payload"]!["points"]!["balance"]!);
+    }
+
+    [Fact]
+    public async Task An_award_is_reversed_in_part_then_in_full_and_not_beyond()
+    {
+        await Program(new { });
+        var (tenant, customer) = await NewCustomer();
+        var order = await Action(customer);
+        Assert.True(await app.EarnAsync(tenant, customer, order, 100));
+        var key = new Dictionary<string, string> { ["Idempotency-Key"] = Guid.NewGuid().ToString() };
+
+        var partial = await api.PostJson($"/api/v1/events/{order}/reversal", new { points = 30 }, key);
+        var replay = await api.PostJson($"/api/v1/events/{order}/reversal", new { points = 30 }, key);
+        Assert.Equal(HttpStatusCode.Created, partial.Status);
+        Assert.Equal(HttpStatusCode.OK, replay.Status);
+        Assert.Equal(70, (long)(await BalanceOf(customer))["balance"]!);
+
+        var rest = await api.PostJson($"/api/v1/events/{order}/reversal", new { });
+        Assert.Equal(HttpStatusCode.Created, rest.Status);
+        Assert.Equal(70, (long)rest.Body!["points"]!);
+        var b = await BalanceOf(customer);
+        Assert.Equal(0, (long)b["balance"]!);
+        Assert.Equal(0, (long)b["lifetimeEarned"]!);
+
+        var again = await api.PostJson($"/api/v1/events/{order}/reversal", new { });
+        Assert.Equal(HttpStatusCode.Conflict, again.Status);
+        Assert.Equal("nothing_to_reverse", (string?)again.Body!["code"]);
+        Assert.Equal(2, (await ActivityTypes(customer)).Count(t => t == "issuedPointsReversed"));
+    }
+
+    [Fact]
+    public async Task Reversing_a_spent_award_under_clamp_records_the_unrecovered_points()
+    {
+        await Program(new { negativeBalance = "clamp" });
+        var (tenant, customer) = await NewCustomer();
+        var order = await Action(customer);
+        Assert.True(await app.EarnAsync(tenant, customer, order, 100));
+        var redemption = Guid.NewGuid();
+        await api.PostJson("/api/v1/events/redemptions", Api.Redemption(customer, 80, redemption));
+        await api.Processed(redemption);
+
+        var (status, body) = await api.PostJson($"/api/v1/events/{order}/reversal", new { });
+        Assert.Equal(HttpStatusCode.Created, status);
+        Assert.Equal(80, (long)body!["unrecovered"]!);
+        Assert.Equal(0, (long)(await BalanceOf(customer))["balance"]!);
+    }
+
+    [Fact]
+    public async Task A_redemption_is_given_back_to_its_lots()
+    {
+        await Program(new { });
+        var (_, customer) = await NewCustomer();
+        await api.Adjust(customer, 100, create: false);
+        var redemption = Guid.NewGuid();
+        await api.PostJson("/api/v1/events/redemptions", Api.Redemption(customer, 60, redemption));
+        await api.Processed(redemption);
+
+        var (status, body) = await api.PostJson($"/api/v1/events/{redemption}/reversal", new { points = 20 });
+        Assert.Equal(HttpStatusCode.Created, status);
+        Assert.Equal("redemption_reversal", (string?)body!["type"]);
+        var b = await BalanceOf(customer);
+        Assert.Equal(60, (long)b["balance"]!);
+        Assert.Equal(40, (long)b["lifetimeRedeemed"]!);
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, (await api.PostJson($"/api/v1/events/{redemption}/reversal", new { points = 41 })).Status);
+        Assert.Contains("redeemedPointsReversed", await ActivityTypes(customer));
+    }
+
+    [Fact]
+    public async Task A_transfer_moves_points_on_both_sides_once_and_never_beyond_the_balance()
+    {
+        await Program(new { });
+        var (_, from) = await NewCustomer();
+        var (_, to) = await NewCustomer();
+        await api.Adjust(from, 100, create: false);
+        var key = new Dictionary<string, string> { ["Idempotency-Key"] = Guid.NewGuid().ToString() };
+
+        var first = await api.PostJson($"/api/v1/customers/{from}/transfers", new { toCustomerId = to, points = 30, reason = "gift" }, key);
+        var again = await api.PostJson($"/api/v1/customers/{from}/transfers", new { toCustomerId = to, points = 30, reason = "gift" }, key);
+        Assert.Equal(HttpStatusCode.Created, first.Status);
+        Assert.Equal(HttpStatusCode.OK, again.Status);
+        Assert.Equal(70, (long)(await BalanceOf(from))["balance"]!);
+        Assert.Equal(30, (long)(await BalanceOf(to))["balance"]!);
+
+        var tooMuch = await api.PostJson($"/api/v1/customers/{from}/transfers", new { toCustomerId = to, points = 71 });
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, tooMuch.Status);
+        Assert.Equal("insufficient_points", (string?)tooMuch.Body!["code"]);
+        Assert.Contains("pointsTransferredInitiated", await ActivityTypes(from));
+        Assert.Contains("pointsTransferredReceived", await ActivityTypes(to));
+    }
+
+    [Fact]
+    public async Task Racing_opposite_transfers_never_overdraw_nor_create_points()
+    {
+        await Program(new { });
+        var (_, a) = await NewCustomer();
+        var (_, b) = await NewCustomer();
+        await api.Adjust(a, 50, create: false);
+        await api.Adjust(b, 50, create: false);
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 40).Select(i => i % 2 == 0
+            ? api.PostJson($"/api/v1/customers/{a}/transfers", new { toCustomerId = b, points = 7 })
+            : api.PostJson($"/api/v1/customers/{b}/transfers", new { toCustomerId = a, points = 9 })));
+
+        Assert.All(results, r => Assert.True(r.Status is HttpStatusCode.Created or HttpStatusCode.UnprocessableEntity, r.Body?.ToJsonString()));
+        var balanceA = (long)(await BalanceOf(a))["balance"]!;
+        var balanceB = (long)(await BalanceOf(b))["balance"]!;
+        Assert.True(balanceA >= 0 && balanceB >= 0);
+        Assert.Equal(100, balanceA + balanceB);
+    }
+
+    [Fact]
+    public async Task A_merge_moves_balance_and_lifetime_figures_and_closes_the_source()
+    {
+        await Program(new { });
+        var (_, target) = await NewCustomer();
+        var (_, source) = await NewCustomer();
+        await api.Adjust(target, 10, create: false);
+        await api.Adjust(source, 45, create: false);
+
+        var (status, body) = await api.PostJson($"/api/v1/customers/{target}/merge", new { fromCustomerId = source });
+        Assert.Equal(HttpStatusCode.Created, status);
+        Assert.Equal(45, (long)body!["pointsMoved"]!);
+        Assert.Equal(HttpStatusCode.OK, (await api.PostJson($"/api/v1/customers/{target}/merge", new { fromCustomerId = source })).Status);
+
+        var t = await BalanceOf(target);
+        Assert.Equal(55, (long)t["balance"]!);
+        Assert.Equal(55, (long)t["lifetimeEarned"]!);
+        Assert.Equal(0, (long)(await BalanceOf(source))["balance"]!);
+        var closed = await api.PostJson($"/api/v1/customers/{source}/adjustments", new { points = 5, reason = "late" });
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, closed.Status);
+        Assert.Equal("account_closed", (string?)closed.Body!["code"]);
+        Assert.Contains("loyaltyCustomerMerge", await ActivityTypes(target));
+    }
+
+    [Fact]
+    public async Task Tiers_upgrade_at_once_and_downgrade_at_the_end_of_the_period_after_a_reminder()
+    {
+        await Program(new
+        {
+            tiers = new[] { new { name = "Silver", threshold = 0 }, new { name = "Gold", threshold = 100 } },
+            tierBasis = new { measure = "points", period = "P1M" },
+            reminders = new { tierDowngradeBefore = "P7D" },
+        });
+        var (_, customer) = await NewCustomer();
+        await api.Adjust(customer, 60, create: false);
+        await Advance("P20D"); // so that by the reminder the first 60 have left the rolling window
+        var silver = await BalanceOf(customer);
+        Assert.Equal("Silver", (string?)silver["tier"]);
+        Assert.Equal("Gold", (string?)silver["nextTier"]);
+        Assert.Equal(40m, (decimal)silver["pointsToNextTier"]!);
+
+        await api.Adjust(customer, 50, create: false);
+        var (_, view) = await api.GetJson($"/api/v1/customers/{customer}");
+        Assert.Equal("Gold", (string?)view!["tier"]);
+        Assert.Contains("tierUpgraded", await ActivityTypes(customer));
+
+        await Advance("P25D");
+        Assert.DoesNotContain("tierDowngraded", await ActivityTypes(customer));
+        Assert.Contains("tierDowngradeReminder", await ActivityTypes(customer));
+        await Advance("P7D");
+        (_, view) = await api.GetJson($"/api/v1/customers/{customer}");
+        Assert.Equal("Silver", (string?)view!["tier"]);
+        Assert.Contains("tierDowngraded", await ActivityTypes(customer));
+        await Program(new { });
+    }
+
+    [Fact]
+    public async Task A_birthday_queues_one_calendar_event_on_the_day_in_the_program_timezone()
+    {
+        await Program(new { timezone = "Australia/Sydney" });
+        var now = DateTimeOffset.Parse((string)(await api.GetJson("/api/v1/test-clock")).Body!["now"]!, System.Globalization.CultureInfo.InvariantCulture);
+        var birthday = now.AddDays(10);
+        var (_, customer) = await NewCustomer(new { firstName = "Bday", dateOfBirth = $"1990-{birthday:MM-dd}" });
+        await Advance("PT1S"); // lets the scheduler plan the new customer's calendar
+        await Advance("P12D");
+
+        await Advance("PT1S");
+        var (_, events) = await api.GetJson($"/api/v1/customers/{customer}/events");
+        var calendar = events!["items"]!.AsArray().Where(e => (string?)e!["type"] == "calendar").ToList();
+        Assert.Single(calendar);
+        Assert.Equal("birthday", (string?)calendar[0]!["nameSpace"]);
+        await Program(new { });
+    }
+
+    [Fact]
+    public async Task The_join_anniversary_queues_a_calendar_event_with_the_years_since_joining()
+    {
+        await Program(new { });
+        var now = DateTimeOffset.Parse((string)(await api.GetJson("/api/v1/test-clock")).Body!["now"]!, System.Globalization.CultureInfo.InvariantCulture);
+        var joined = now.AddYears(-1).AddDays(5);
+        var (_, customer) = await NewCustomer(new { firstName = "Anni", createdAt = joined.ToString("O") });
+        await Advance("PT1S");
+        await Advance("P6D");
+
+        await Advance("PT1S");
+        var (_, events) = await api.GetJson($"/api/v1/customers/{customer}/events");
+        var calendar = events!["items"]!.AsArray().Single(e => (string?)e!["type"] == "calendar")!;
+        Assert.Equal("anniversary", (string?)calendar["nameSpace"]);
+        Assert.Equal(1, (int)calendar["payload"]!["calendar"]!["yearsSinceJoining"]!);
+    }
+}
+
+public sealed class TestClockAbsentOnSqlite(SqliteApp app) : IClassFixture<SqliteApp>
+{
+    [Fact]
+    public async Task Without_TALLY_TEST_CLOCK_the_test_clock_is_404()
+    {
+        var api = app.Api();
+        Assert.Equal(HttpStatusCode.NotFound, (await api.GetJson("/api/v1/test-clock")).Status);
+        Assert.Equal(HttpStatusCode.NotFound, (await api.PostJson("/api/v1/test-clock", new { advanceBy = "P1D" })).Status);
+    }
+}

@@ -65,9 +65,9 @@ public static class StoreSetup
         await Migrations.MigrateAsync(db, logger, app.Lifetime.ApplicationStopping);
         var tenants = app.Services.GetRequiredService<Tally.Tenants.TenantDirectory>();
         if (await tenants.AnyAsync(app.Lifetime.ApplicationStopping)) return;
-
         var bootstrap = app.Configuration["TALLY_BOOTSTRAP_API_KEY"];
-        var key = await tenants.CreateTenantAsync("default", KeyRole.Admin, string.IsNullOrWhiteSpace(bootstrap) ? null : bootstrap.Trim(), false, app.Lifetime.ApplicationStopping);
+        var key = await tenants.CreateFirstTenantAsync("default", KeyRole.Admin, string.IsNullOrWhiteSpace(bootstrap) ? null : bootstrap.Trim(), app.Lifetime.ApplicationStopping);
+        if (key is null) return; // another node, starting on the same empty database, created it first
         if (string.IsNullOrWhiteSpace(bootstrap))
         {
             // Printed once, on the console only: it is stored hashed and cannot be shown again.

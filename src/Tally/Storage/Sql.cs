@@ -24,9 +24,9 @@ public static class Sql
     /// The caller must NOT dispose it, and must not hold it across another use of the same SQL.
     /// </summary>
     /// <remarks>
-    /// SQLite only: Microsoft.Data.Sqlite parses a new command's text on every first execution. Npgsql prepares
-    /// hot statements itself (Max Auto Prepare), and a reused NpgsqlCommand with re-added parameters was seen to
-    /// report a conflict that was not there, so other engines get a fresh command, which needs no disposing.
+    /// SQLite only: Microsoft.Data.Sqlite parses a new command's text on every first execution. A reused
+    /// NpgsqlCommand with re-added parameters was seen to report a conflict that was not there (as was Npgsql's
+    /// own auto-prepare, see Database), so other engines get a fresh command, which needs no disposing.
     /// </remarks>
     public static DbCommand Prepared(this DbConnection connection, string sql, DbTransaction? tx)
     {

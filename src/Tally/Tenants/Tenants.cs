@@ -51,6 +51,38 @@ public sealed class TenantDirectory(Database db, TimeProvider clock)
         return key;
     }
 
+    /// <summary>
+    /// Creates the first tenant unless one exists; null when one does. Safe when several nodes start on the same
+    /// empty database at once: on PostgreSQL they take turns on an advisory lock, on SQLite the write lock.
+    /// </summary>
+    public async Task<IssuedKey?> CreateFirstTenantAsync(string name, KeyRole role, string? apiKey, CancellationToken ct)
+    {
+        var tenantId = Guid.CreateVersion7(clock.GetUtcNow());
+        await using var c = await db.OpenAsync(ct);
+        await using var tx = await c.BeginTransactionAsync(ct);
+        var take = db.Kind == StoreKind.Postgres
+            ? "SELECT pg_advisory_xact_lock(727275)"
+            : "UPDATE tenants SET name = name WHERE 0 = 1"; // a write: takes SQLite's write lock for the transaction
+        await using (var lockCmd = c.Command(take, tx))
+        {
+            await lockCmd.ExecuteNonQueryAsync(ct);
+        }
+
+        await using (var count = c.Command("SELECT COUNT(*) FROM tenants", tx))
+        {
+            if (Convert.ToInt64(await count.ExecuteScalarAsync(ct), System.Globalization.CultureInfo.InvariantCulture) > 0) return null;
+        }
+
+        await using (var cmd = c.Command("INSERT INTO tenants (tenant_id, name, created_at) VALUES (@t, @n, @at)", tx))
+        {
+            await cmd.With("@t", tenantId).With("@n", name).With("@at", clock.GetUtcNow()).ExecuteNonQueryAsync(ct);
+        }
+
+        var key = await InsertKeyAsync(c, tx, tenantId, role, apiKey, false, name, ct);
+        await tx.CommitAsync(ct);
+        return key;
+    }
+
     /// <summary>Issues another key for an existing tenant; null when the tenant does not exist.</summary>
     public async Task<IssuedKey?> CreateKeyAsync(Guid tenantId, KeyRole role, bool withSecret, string? name, CancellationToken ct)
     {

@@ -52,7 +52,7 @@ public sealed class ServerProcess : IAsyncDisposable
         var deadline = DateTime.UtcNow.AddSeconds(60);
         while (DateTime.UtcNow < deadline)
         {
-            if (p.HasExited) throw new InvalidOperationException($"The server exited with {p.ExitCode} while starting.");
+            if (p.HasExited) throw new InvalidOperationException($"The server exited with {p.ExitCode} while starting:\n{server.Output}");
             try
             {
                 if ((await probe.GetAsync("/health")).StatusCode == HttpStatusCode.OK) return server;

@@ -138,7 +138,7 @@ public static class RuleEndpoints
     {
         var body = await JsonBody.ReadAsync<JsonElement>(http.Request, MaxBody(http), ct);
         if (body.Problem is not null) return body.Problem;
-        var parsed = RuleParser.Parse(body.Value);
+        var parsed = RuleParser.Parse(WithoutServerFields(body.Value, body.Raw).Element);
         return TypedResults.Ok(new ValidationAnswer(parsed.Valid, [.. parsed.Errors.Select(e => new FieldError(e.Path, e.Message))]));
     }
 
@@ -146,9 +146,22 @@ public static class RuleEndpoints
     {
         var body = await JsonBody.ReadAsync<JsonElement>(http.Request, MaxBody(http), ct);
         if (body.Problem is not null) return (null, "", body.Problem);
-        var parsed = RuleParser.Parse(body.Value);
+        var (element, json) = WithoutServerFields(body.Value, body.Raw);
+        var parsed = RuleParser.Parse(element);
         if (!parsed.Valid) return (null, "", Problems.Validation([.. parsed.Errors.Select(e => new FieldError(e.Path, e.Message))]));
-        return (parsed.Rule, body.Raw, null);
+        return (parsed.Rule, json, null);
+    }
+
+    private static readonly string[] ServerFields = ["id", "version", "createdAt", "updatedAt"];
+
+    /// <summary>A rule read back with GET can be PUT as it is: the fields the server adds are dropped, never stored.</summary>
+    private static (JsonElement Element, string Json) WithoutServerFields(JsonElement element, string raw)
+    {
+        if (element.ValueKind != JsonValueKind.Object || !ServerFields.Any(f => element.TryGetProperty(f, out _))) return (element, raw);
+        var node = JsonNode.Parse(raw)!.AsObject();
+        foreach (var field in ServerFields) node.Remove(field);
+        var json = node.ToJsonString();
+        return (JsonDocument.Parse(json).RootElement.Clone(), json);
     }
 
     private static int MaxBody(HttpContext http) => http.RequestServices.GetRequiredService<IOptions<TallyOptions>>().Value.MaxBodyBytes;

@@ -40,6 +40,11 @@ public abstract class RuleApiTests<TApp>(TApp app) : IClassFixture<TApp>
         Assert.Equal("first", (string?)old!["name"]);
         var (_, current) = await api.GetJson($"/api/v1/rules/{id}");
         Assert.Equal("second", (string?)current!["name"]);
+        current["priority"] = 4; // a rule read back is PUT as it is: the server's fields are dropped
+        var (echoStatus, echoed) = await api.SendJson(HttpMethod.Put, $"/api/v1/rules/{id}", current.ToJsonString());
+        Assert.True(echoStatus == HttpStatusCode.OK, echoed?.ToJsonString());
+        Assert.Equal(3, (int)echoed!["version"]!);
+        Assert.Equal(4, (int)echoed["priority"]!);
 
         var listed = await api.Items($"/api/v1/rules?campaign={campaign}&eventType=order&status=active");
         Assert.Equal(id, (string?)Assert.Single(listed.AsArray())!["id"]);

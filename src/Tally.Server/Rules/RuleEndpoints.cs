@@ -106,8 +106,17 @@ public static class RuleEndpoints
     private static Task PublishedAsync(HttpContext http, Guid tenantId, CancellationToken ct) =>
         http.RequestServices.GetRequiredService<RuleBook>().CurrentAsync(http.RequestServices.GetRequiredService<Database>(), tenantId, ct);
 
-    private static async Task<Ok<RuleList>> List(string? eventType, string? status, string? campaign, HttpContext http, Database db, CancellationToken ct)
+    private static readonly string[] EventTypeNames = [.. Enum.GetValues<RuleEventType>().Select(RuleData.Name)];
+    private static readonly string[] StatusNames = [.. Enum.GetValues<RuleStatus>().Select(RuleData.Name)];
+
+    private static async Task<Results<Ok<RuleList>, ProblemHttpResult>> List(string? eventType, string? status, string? campaign, HttpContext http, Database db, CancellationToken ct)
     {
+        var errors = new List<FieldError>();
+        if (!string.IsNullOrEmpty(eventType) && !EventTypeNames.Contains(eventType, StringComparer.Ordinal))
+            errors.Add(new("eventType", $"One of {string.Join(", ", EventTypeNames)}."));
+        if (!string.IsNullOrEmpty(status) && !StatusNames.Contains(status, StringComparer.Ordinal))
+            errors.Add(new("status", $"One of {string.Join(", ", StatusNames)}."));
+        if (errors.Count > 0) return Problems.Validation(errors);
         var tenantId = http.Caller().TenantId;
         var rules = await db.ReadAsync(c => RuleData.ListAsync(c, null, tenantId, eventType, status, campaign, withArchived: true, ct), ct);
         return TypedResults.Ok(new RuleList([.. rules.Select(View)]));

@@ -57,6 +57,9 @@ public abstract class RuleApiTests<TApp>(TApp app) : IClassFixture<TApp>
         Assert.Equal("archived", (string?)Assert.Single((await api.Items($"/api/v1/rules?campaign={campaign}&status=archived")).AsArray())!["status"]);
         Assert.Equal(HttpStatusCode.OK, (await api.GetJson($"/api/v1/rules/{id}/versions/2")).Status);
         Assert.Equal(HttpStatusCode.NotFound, (await api.GetJson($"/api/v1/rules/{Guid.NewGuid()}")).Status);
+        var (badFilter, problem) = await api.GetJson("/api/v1/rules?eventType=purchase&status=live");
+        Assert.Equal(HttpStatusCode.BadRequest, badFilter);
+        Assert.Equal(["eventType", "status"], problem!["errors"]!.AsArray().Select(e => (string)e!["path"]!));
     }
 
     [Fact]

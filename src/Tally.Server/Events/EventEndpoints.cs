@@ -134,6 +134,7 @@ public static class EventEndpoints
         var now = services.GetRequiredService<TimeProvider>().GetUtcNow();
         var basket = e with { EventId = eventId.ToString(), CustomerId = customerId.ToString(), TenantId = tenantId.ToString() };
         var set = await services.GetRequiredService<RuleBook>().CurrentAsync(db, tenantId, ct);
+        if (!set.Considers(basket)) return TypedResults.Ok(new BasketAnswer(basket.EventId, basket.CustomerId, basket.TenantId, 0, [], [], trace == true ? [] : null));
         var (customer, facts) = await Assessments.StateAsync(db, set, tenantId, customerId, eventId, basket, now, ct);
         return TypedResults.Ok(Tally.Rules.BasketAssessment.Assess(set, basket, customer, facts, now, new EvaluationOptions { Trace = trace == true }));
     }

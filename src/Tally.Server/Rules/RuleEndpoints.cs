@@ -106,8 +106,17 @@ public static class RuleEndpoints
     private static Task PublishedAsync(HttpContext http, Guid tenantId, CancellationToken ct) =>
         http.RequestServices.GetRequiredService<RuleBook>().CurrentAsync(http.RequestServices.GetRequiredService<Database>(), tenantId, ct);
 
-    private static async Task<Ok<RuleList>> List(string? eventType, string? status, string? campaign, HttpContext http, Database db, CancellationToken ct)
+    private static readonly string[] EventTypeNames = [.. Enum.GetValues<RuleEventType>().Select(RuleData.Name)];
+    private static readonly string[] StatusNames = [.. Enum.GetValues<RuleStatus>().Select(RuleData.Name)];
+
+    private static async Task<Results<Ok<RuleList>, ProblemHttpResult>> List(string? eventType, string? status, string? campaign, HttpContext http, Database db, CancellationToken ct)
     {
+        var errors = new List<FieldError>();
+        if (!string.IsNullOrEmpty(eventType) && !EventTypeNames.Contains(eventType, StringComparer.Ordinal))
+            errors.Add(new("eventType", $"One of {string.Join(", ", EventTypeNames)}."));
+        if (!string.IsNullOrEmpty(status) && !StatusNames.Contains(status, StringComparer.Ordinal))
+            errors.Add(new("status", $"One of {string.Join(", ", StatusNames)}."));
+        if (errors.Count > 0) return Problems.Validation(errors);
         var tenantId = http.Caller().TenantId;
         var rules = await db.ReadAsync(c => RuleData.ListAsync(c, null, tenantId, eventType, status, campaign, withArchived: true, ct), ct);
         return TypedResults.Ok(new RuleList([.. rules.Select(View)]));
@@ -138,7 +147,7 @@ public static class RuleEndpoints
     {
         var body = await JsonBody.ReadAsync<JsonElement>(http.Request, MaxBody(http), ct);
         if (body.Problem is not null) return body.Problem;
-        var parsed = RuleParser.Parse(body.Value);
+        var parsed = RuleParser.Parse(WithoutServerFields(body.Value, body.Raw).Element);
         return TypedResults.Ok(new ValidationAnswer(parsed.Valid, [.. parsed.Errors.Select(e => new FieldError(e.Path, e.Message))]));
     }
 
@@ -146,9 +155,22 @@ public static class RuleEndpoints
     {
         var body = await JsonBody.ReadAsync<JsonElement>(http.Request, MaxBody(http), ct);
         if (body.Problem is not null) return (null, "", body.Problem);
-        var parsed = RuleParser.Parse(body.Value);
+        var (element, json) = WithoutServerFields(body.Value, body.Raw);
+        var parsed = RuleParser.Parse(element);
         if (!parsed.Valid) return (null, "", Problems.Validation([.. parsed.Errors.Select(e => new FieldError(e.Path, e.Message))]));
-        return (parsed.Rule, body.Raw, null);
+        return (parsed.Rule, json, null);
+    }
+
+    private static readonly string[] ServerFields = ["id", "version", "createdAt", "updatedAt"];
+
+    /// <summary>A rule read back with GET can be PUT as it is: the fields the server adds are dropped, never stored.</summary>
+    private static (JsonElement Element, string Json) WithoutServerFields(JsonElement element, string raw)
+    {
+        if (element.ValueKind != JsonValueKind.Object || !ServerFields.Any(f => element.TryGetProperty(f, out _))) return (element, raw);
+        var node = JsonNode.Parse(raw)!.AsObject();
+        foreach (var field in ServerFields) node.Remove(field);
+        var json = node.ToJsonString();
+        return (JsonDocument.Parse(json).RootElement.Clone(), json);
     }
 
     private static int MaxBody(HttpContext http) => http.RequestServices.GetRequiredService<IOptions<TallyOptions>>().Value.MaxBodyBytes;

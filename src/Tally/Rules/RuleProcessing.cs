@@ -53,7 +53,9 @@ public sealed class RuleProcessing(RuleBook book)
 
             if (limited) await ctx.Tx.ReleaseAsync("rule_usages", ct);
             await RuleState.WriteCountersAsync(ctx.Connection, ctx.Tx, e.TenantId, e.CustomerId, e.EventId, e.Seq, evaluation.CounterIncrements, ct);
-            foreach (var decision in evaluation.Decisions) await FulfilAsync(ctx, e, decision, ct);
+            // Membership as loaded (the customer's row is locked): adding a member twice or removing a non-member writes nothing.
+            var segments = new HashSet<string>(customer.Segments, StringComparer.Ordinal);
+            foreach (var decision in evaluation.Decisions) await FulfilAsync(ctx, e, decision, segments, ct);
             var json = JsonSerializer.Serialize(new StoredTrace(evaluation.Trace ?? [], evaluation.SkippedOutcomes), TallyJson.Options);
             await RuleState.SaveTraceAsync(ctx.Connection, ctx.Tx, e.TenantId, e.EventId, json, ctx.Now, ct);
 
@@ -84,7 +86,7 @@ public sealed class RuleProcessing(RuleBook book)
     }
 
     /// <summary>The effect of one decision. Each is keyed by (event, rule, outcome) so that doing it twice does it once.</summary>
-    private static async Task FulfilAsync(ProcessingContext ctx, StoredEvent e, Decision decision, CancellationToken ct)
+    private static async Task FulfilAsync(ProcessingContext ctx, StoredEvent e, Decision decision, HashSet<string> segments, CancellationToken ct)
     {
         var (c, tx, t) = (ctx.Connection, ctx.Tx, e.TenantId);
         switch (decision)
@@ -94,10 +96,10 @@ public sealed class RuleProcessing(RuleBook book)
                     Cause.Event(e.EventId.ToString(), points.RuleId, points.RuleVersion, points.OutcomeIndex), ct);
                 break;
             case SegmentDecision { Add: true } segment:
-                await SegmentData.AddAsync(c, tx, t, segment.Segment, e.CustomerId, ctx.Now, ct);
+                if (segments.Add(segment.Segment)) await SegmentData.AddAsync(c, tx, t, segment.Segment, e.CustomerId, ctx.Now, ct);
                 break;
             case SegmentDecision segment:
-                await SegmentData.RemoveAsync(c, tx, t, segment.Segment, e.CustomerId, ct);
+                if (segments.Remove(segment.Segment)) await SegmentData.RemoveAsync(c, tx, t, segment.Segment, e.CustomerId, ct);
                 break;
             case WebhookDecision webhook:
                 await WebhookData.EnqueueAsync(c, tx, t, e.CustomerId, e.EventId, webhook, ctx.Now, ct);

@@ -71,4 +71,43 @@ public abstract class ConditionApiTests<TApp>(TApp app) : IClassFixture<TApp>
         await api.ProcessedOk(e);
         Assert.Equal(fires ? 1 : 0, await api.Balance(customer));
     }
+
+    [Theory]
+    [InlineData("""{"field": "basket.total", "op": "gte", "value": 110}""", true)]
+    [InlineData("""{"field": "basket.taxTotal", "op": "eq", "value": 10}""", true)]
+    [InlineData("""{"field": "basket.shippingTotal", "op": "gt", "value": 10}""", false)]
+    [InlineData("""{"field": "basket.paymentAmount", "op": "eq", "value": 110}""", true)]
+    [InlineData("""{"field": "basket.skus", "op": "contains", "value": "PART-2"}""", true)]
+    [InlineData("""{"field": "basket.vendors", "op": "contains", "value": "Acme"}""", true)]
+    [InlineData("""{"field": "basket.categories", "op": "contains", "value": "shoes"}""", true)]
+    [InlineData("""{"field": "basket.productTypes", "op": "contains", "value": "headwear"}""", false)]
+    [InlineData("""{"field": "basket.quantity", "op": "gte", "value": 3}""", true)]
+    [InlineData("""{"field": "campaign", "op": "eq", "value": "spring"}""", true)]
+    [InlineData("""{"item": {"field": "sku", "op": "eq", "value": "PART-2"}, "minAmount": 20}""", true)]
+    [InlineData("""{"item": {"field": "itemPrice", "op": "gt", "value": 100}}""", false)]
+    [InlineData("""{"not": {"segment": "vip"}}""", true)]
+    public async Task A_basket_condition_of_the_seed_decides_the_basket_answer(string condition, bool fires)
+    {
+        var ns = "Cond." + Guid.NewGuid().ToString("N")[..12];
+        await api.Create(Rule("basket", OnNameSpace(ns, condition), """[{"type": "points", "points": 1}]"""));
+        var (status, answer) = await api.PostJson("/api/v1/events/basket", new
+        {
+            customerId = Guid.NewGuid(), nameSpace = ns, campaign = "spring",
+            basket = new
+            {
+                basketTotal = 110m, taxTotal = 10m, shippingTotal = 10m, paymentAmount = 110m,
+                basketItems = new object[]
+                {
+                    new { sku = "SKU-1", vendor = "Acme", quantity = 2, itemPrice = 25m, tags = new[] { "shoes" }, productType = "footwear" },
+                    new
+                    {
+                        sku = "BUNDLE", quantity = 1, itemPrice = 50m, productType = "bundle",
+                        basketItemParts = new[] { new { sku = "PART-1", quantity = 1, itemPrice = 25m }, new { sku = "PART-2", quantity = 1, itemPrice = 25m } },
+                    },
+                },
+            },
+        });
+        Assert.Equal(System.Net.HttpStatusCode.OK, status);
+        Assert.Equal(fires ? 1 : 0, (long)answer!["points"]!);
+    }
 }

@@ -40,6 +40,11 @@ public abstract class RuleApiTests<TApp>(TApp app) : IClassFixture<TApp>
         Assert.Equal("first", (string?)old!["name"]);
         var (_, current) = await api.GetJson($"/api/v1/rules/{id}");
         Assert.Equal("second", (string?)current!["name"]);
+        current["priority"] = 4; // a rule read back is PUT as it is: the server's fields are dropped
+        var (echoStatus, echoed) = await api.SendJson(HttpMethod.Put, $"/api/v1/rules/{id}", current.ToJsonString());
+        Assert.True(echoStatus == HttpStatusCode.OK, echoed?.ToJsonString());
+        Assert.Equal(3, (int)echoed!["version"]!);
+        Assert.Equal(4, (int)echoed["priority"]!);
 
         var listed = await api.Items($"/api/v1/rules?campaign={campaign}&eventType=order&status=active");
         Assert.Equal(id, (string?)Assert.Single(listed.AsArray())!["id"]);
@@ -52,6 +57,9 @@ public abstract class RuleApiTests<TApp>(TApp app) : IClassFixture<TApp>
         Assert.Equal("archived", (string?)Assert.Single((await api.Items($"/api/v1/rules?campaign={campaign}&status=archived")).AsArray())!["status"]);
         Assert.Equal(HttpStatusCode.OK, (await api.GetJson($"/api/v1/rules/{id}/versions/2")).Status);
         Assert.Equal(HttpStatusCode.NotFound, (await api.GetJson($"/api/v1/rules/{Guid.NewGuid()}")).Status);
+        var (badFilter, problem) = await api.GetJson("/api/v1/rules?eventType=purchase&status=live");
+        Assert.Equal(HttpStatusCode.BadRequest, badFilter);
+        Assert.Equal(["eventType", "status"], problem!["errors"]!.AsArray().Select(e => (string)e!["path"]!));
     }
 
     [Fact]
@@ -427,5 +435,41 @@ public abstract class RuleApiTests<TApp>(TApp app) : IClassFixture<TApp>
         var (_, view) = await api.GetJson($"/api/v1/customers/{customer}");
         Assert.Contains(segment, view!["segments"]!.AsArray().Select(s => (string?)s));
         Assert.Equal(365, await api.Balance(customer));
+    }
+
+    [Fact]
+    public async Task A_per_customer_limit_and_activeTo_bound_how_often_a_rule_fires()
+    {
+        var ns = Ns();
+        await api.Create(Rule("action", OnNameSpace(ns), """[{"type": "points", "points": 5}]""", "\"limits\": {\"perCustomer\": 2},"));
+        await api.Create(Rule("action", OnNameSpace(ns), """[{"type": "points", "points": 1000}]""", "\"activeTo\": \"2020-01-01T00:00:00Z\","));
+        var (a, b) = (Guid.NewGuid(), Guid.NewGuid());
+        Guid last = default;
+        for (var i = 0; i < 3; i++) await api.ProcessedOk(last = await api.Post("actions", Action(a, ns)));
+        await api.ProcessedOk(await api.Post("actions", Action(b, ns)));
+
+        Assert.Equal(10, await api.Balance(a));
+        Assert.Equal(5, await api.Balance(b));
+        var (_, trace) = await api.GetJson($"/api/v1/events/{last}/trace");
+        var skipped = trace!["trace"]!.AsArray().Select(r => (string?)r!["skipped"]).ToList();
+        Assert.Contains("limit reached: 2 per customer", skipped);
+        Assert.Contains(skipped, s => s?.StartsWith("not active since", StringComparison.Ordinal) == true);
+    }
+
+    [Fact]
+    public async Task A_tenant_never_sees_nor_fires_another_tenants_rules()
+    {
+        var ns = Ns();
+        var id = await api.Create(Rule("action", OnNameSpace(ns), """[{"type": "points", "points": 5}]"""));
+        var (_, tenant) = await api.PostJson("/api/v1/admin/tenants", new { name = "Other " + Guid.NewGuid() });
+        var other = app.Api((string)tenant!["apiKey"]!);
+
+        Assert.Equal(HttpStatusCode.NotFound, (await other.GetJson($"/api/v1/rules/{id}")).Status);
+        Assert.DoesNotContain((await other.Items("/api/v1/rules")).AsArray(), r => (string?)r!["id"] == id);
+        var customer = Guid.NewGuid();
+        var e = await other.Post("actions", Action(customer, ns));
+        await other.ProcessedOk(e);
+        Assert.Equal(0, await other.Balance(customer));
+        Assert.Equal(HttpStatusCode.NotFound, (await api.GetJson($"/api/v1/events/{e}/trace")).Status);
     }
 }

@@ -23,9 +23,21 @@ public sealed class TwoNodeTests : IAsyncLifetime
     [Fact]
     public async Task Two_nodes_share_the_queue_and_apply_every_event_once_in_customer_order()
     {
-        var nodes = await Task.WhenAll(ServerProcess.StartAsync(store, runWorker: true), ServerProcess.StartAsync(store, runWorker: true));
-        await using var a = nodes[0];
-        await using var b = nodes[1];
+        // Both start at once on the empty database (migrations and the first tenant race too); one failing to start
+        // must not leave the other running.
+        var starting = new[] { ServerProcess.StartAsync(store, runWorker: true), ServerProcess.StartAsync(store, runWorker: true) };
+        try
+        {
+            await Task.WhenAll(starting);
+        }
+        catch
+        {
+            foreach (var started in starting.Where(t => t.IsCompletedSuccessfully)) await (await started).DisposeAsync();
+            throw;
+        }
+
+        await using var a = await starting[0];
+        await using var b = await starting[1];
         HttpClient[] apis = [a.Api(), b.Api()];
         var wallets = Enumerable.Range(0, Wallets).Select(_ => Guid.NewGuid()).ToArray();
         foreach (var (wallet, i) in wallets.Select((w, i) => (w, i))) await apis[i % 2].Adjust(wallet, 100);

@@ -9,7 +9,24 @@ namespace Tally.Tests.Infrastructure;
 /// <summary>The real server as its own OS process, so a test can kill it with SIGKILL and start it again.</summary>
 public sealed class ServerProcess : IAsyncDisposable
 {
+    /// <summary>Every server a test started: killed when the test run ends, so a failing test never leaves one running.</summary>
+    private static readonly ConcurrentDictionary<int, Process> Started = new();
+
     private readonly Process process;
+
+    static ServerProcess() => AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+    {
+        foreach (var p in Started.Values)
+        {
+            try
+            {
+                if (!p.HasExited) p.Kill(entireProcessTree: true);
+            }
+            catch (InvalidOperationException)
+            {
+            }
+        }
+    };
     private readonly ConcurrentQueue<string> output = new();
 
     private ServerProcess(Process process, Uri address)
@@ -42,6 +59,7 @@ public sealed class ServerProcess : IAsyncDisposable
         info.Environment["Logging__LogLevel__Default"] = "Warning";
         foreach (var (key, value) in environment ?? new Dictionary<string, string>()) info.Environment[key] = value;
         var p = Process.Start(info)!;
+        Started[p.Id] = p;
         var server = new ServerProcess(p, new Uri($"http://127.0.0.1:{port}"));
         p.OutputDataReceived += (_, e) => server.Keep(e.Data);
         p.ErrorDataReceived += (_, e) => server.Keep(e.Data);

@@ -294,6 +294,19 @@ public static class LedgerStore
             e => [tenantId, e.CustomerId, e.EventId, e.TypeName, e.Ledger, JsonSerializer.Serialize(e, TallyJson.Options), now], ct);
     }
 
+    /// <summary>Records a loyalty event that is not a ledger movement (customerAdded, customerUpdated) in the outbox.</summary>
+    public static async Task RecordOtherAsync(DbConnection c, DbTransaction tx, Guid tenantId, Guid customerId, Guid eventId, string type, string data,
+        DateTimeOffset now, CancellationToken ct)
+    {
+        await using var insert = c.Command(
+            """
+            INSERT INTO activity (tenant_id, customer_id, event_id, type, ledger, data, created_at) VALUES (@t, @c, @e, @type, @l, @data, @now)
+            ON CONFLICT (tenant_id, event_id) DO NOTHING
+            """, tx);
+        await insert.With("@t", tenantId).With("@c", customerId).With("@e", eventId).With("@type", type).With("@l", Account.MainLedger)
+            .With("@data", data).With("@now", now).ExecuteNonQueryAsync(ct);
+    }
+
     /// <summary>
     /// Writes <paramref name="rows"/> as multi-row VALUES lists of up to 200 rows per statement:
     /// <paramref name="head"/> VALUES (...), (...) <paramref name="tail"/>.

@@ -29,7 +29,7 @@ public sealed class TallyOptions
 
     /// <summary>Scheduled jobs (expiries, activations, reminders, calendar dates) run per transaction.</summary>
     [Range(1, 100_000)]
-    public int SchedulerBatchSize { get; set; } = 200;
+    public int SchedulerBatchSize { get; set; } = 100;
 
     /// <summary>How often the scheduler looks for due jobs when nothing woke it.</summary>
     [Range(typeof(TimeSpan), "00:00:00.010", "00:10:00")]

@@ -121,6 +121,8 @@ public static class CustomerEndpoints
 
             await CustomerData.SaveProfileAsync(c, tx, tenantId, id, profile, now, CancellationToken.None);
             var after = await CustomerData.GetAsync(c, tx, tenantId, id, CancellationToken.None);
+            await LedgerStore.RecordOtherAsync(c, tx, tenantId, id, Guid.CreateVersion7(), existing is null ? "customerAdded" : "customerUpdated",
+                JsonSerializer.Serialize(CustomerView.Of(after!), Tally.TallyJson.Options), now, CancellationToken.None);
             return (existing is null ? WriteOutcome.Created : WriteOutcome.Saved, after);
         }, ct);
 

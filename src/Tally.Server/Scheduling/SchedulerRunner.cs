@@ -42,7 +42,10 @@ public sealed partial class SchedulerRunner(
             var busy = false;
             try
             {
-                busy = await RunOnceAsync() >= options.Value.SchedulerBatchSize;
+                var started = clock.GetTimestamp();
+                var (planned, ran) = await RunOnceAsync();
+                busy = planned >= options.Value.SchedulerBatchSize || ran >= options.Value.SchedulerBatchSize;
+                if (busy) await YieldToWritesAsync(clock.GetElapsedTime(started), stoppingToken);
             }
             catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
             {
@@ -53,17 +56,34 @@ public sealed partial class SchedulerRunner(
         }
     }
 
-    /// <summary>Runs everything due now, pass after pass, until nothing is left (the test clock waits on this).</summary>
-    public async Task CatchUpAsync(CancellationToken ct)
+    /// <summary>
+    /// Runs everything due now, pass after pass, until nothing is left (the test clock waits on this).
+    /// <paramref name="yieldToWrites"/>: behave as the background loop does under load.
+    /// </summary>
+    public async Task CatchUpAsync(CancellationToken ct, bool yieldToWrites = false)
     {
-        for (var pass = 0; pass < 10_000 && !ct.IsCancellationRequested; pass++)
+        var idlePasses = 0;
+        while (!ct.IsCancellationRequested)
         {
-            if (await RunOnceAsync() == 0) return;
+            var started = clock.GetTimestamp();
+            // Done when no job was due; planning alone never ends while new customers keep arriving.
+            var (planned, ran) = await RunOnceAsync();
+            idlePasses = ran == 0 ? idlePasses + 1 : 0;
+            if (ran == 0 && (planned < options.Value.SchedulerBatchSize || idlePasses >= 3)) return;
+            if (yieldToWrites) await YieldToWritesAsync(clock.GetElapsedTime(started), ct);
         }
     }
 
-    /// <summary>One pass: plans the calendar of new customers, then runs a batch of due jobs; answers how much it did.</summary>
-    public async Task<int> RunOnceAsync()
+    // The scheduler shares the writer with ingestion. When other units wait, it pauses for twice as long as its
+    // last pass held the writer, so a long expiry backlog takes at most about a third of the writer's time.
+    private async Task YieldToWritesAsync(TimeSpan pass, CancellationToken ct)
+    {
+        if (writes.Waiting == 0) return;
+        await Task.Delay(pass * 2, ct).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+    }
+
+    /// <summary>One pass: plans the calendar of new customers, then runs a batch of due jobs; answers how many of each.</summary>
+    public async Task<(int Planned, int Ran)> RunOnceAsync()
     {
         await passes.WaitAsync();
         try
@@ -76,7 +96,7 @@ public sealed partial class SchedulerRunner(
         }
     }
 
-    private async Task<int> PassAsync()
+    private async Task<(int Planned, int Ran)> PassAsync()
     {
         var batch = options.Value.SchedulerBatchSize;
         var planned = await writes.WriteAsync(
@@ -86,14 +106,14 @@ public sealed partial class SchedulerRunner(
         {
             var ran = await writes.WriteAsync((c, tx) => RunDueAsync(c, tx, batch, cursor), CancellationToken.None);
             if (ran > 0) events.Notify(); // jobs queue events (points, calendar) for the worker
-            return planned + ran;
+            return (planned, ran);
         }
         catch (Exception ex) when (cursor.Job is { } job)
         {
             LogJobFailed(ex, job.Kind, job.Key);
             var error = $"{ex.GetType().Name}: {ex.Message}";
             await writes.WriteAsync((c, tx) => MarkFailedAsync(c, tx, job.Id, error), CancellationToken.None);
-            return planned + 1;
+            return (planned, 1);
         }
     }
 

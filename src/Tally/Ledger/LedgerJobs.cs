@@ -97,9 +97,10 @@ public sealed class CalendarJobHandler : IJobHandler
     {
         var todo = new List<(Guid Tenant, Guid Customer)>();
         await using (var cmd = ctx.Connection.Command(
-            $"SELECT tenant_id, customer_id FROM customers WHERE calendar_planned = @f LIMIT @n{ctx.Db.ForUpdateSkipLocked}", ctx.Tx))
+            // A literal, not a parameter: SQLite uses the partial index customers_calendar_unplanned only for a constant.
+            $"SELECT tenant_id, customer_id FROM customers WHERE calendar_planned = {(ctx.Db.Kind == StoreKind.Sqlite ? "0" : "FALSE")} LIMIT @n{ctx.Db.ForUpdateSkipLocked}", ctx.Tx))
         {
-            await using var r = await cmd.With("@f", false).With("@n", limit).ExecuteReaderAsync(ct);
+            await using var r = await cmd.With("@n", limit).ExecuteReaderAsync(ct);
             while (await r.ReadAsync(ct)) todo.Add((r.GetGuidValue(0), r.GetGuidValue(1)));
         }
 

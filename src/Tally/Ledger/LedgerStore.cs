@@ -21,7 +21,7 @@ public sealed record LoadedAccount(
 }
 
 /// <summary>What a persisted movement did to the balance, for the answer and the <c>points</c> event.</summary>
-public sealed record Persisted(long PreviousBalance, long Balance, string? Tier, long? FirstEntryId);
+public sealed record Persisted(long PreviousBalance, long Balance, string? Tier);
 
 /// <summary>
 /// Loads accounts and persists <see cref="Posting"/>s (docs/ledger.md "Persisting a posting"): entries, lots,
@@ -219,61 +219,34 @@ public static class LedgerStore
         string? reference = null)
     {
         var a = posting.Account;
-        long? firstId = null;
-        await using (var insert = c.Command(
+        // Multi-row statements: a settle that expires many lots writes them in a few round trips, not one per row.
+        await InsertRowsAsync(c, tx,
             """
             INSERT INTO ledger_entries (tenant_id, customer_id, ledger, type, points, balance_after, event_id, idempotency_key, reason, reference,
                 rule_id, rule_version, created_at, entry_uid, movement_key, seq_no, effective_at, pending_points, pending_after, earned, redeemed,
                 expired, unrecovered, rule, request_key, counterparty_id, reverses_entry_uid, lot_refs)
-            VALUES (@t, @c, @l, @type, @p, @b, @e, @k, @reason, @ref, @rule_id, @rv, @now, @uid, @mk, @seq, @at, @pp, @pa, @earned, @redeemed,
-                @expired, @unrec, @rule, @rk, @cp, @rev, @refs)
-            RETURNING entry_id
-            """, tx))
-        {
-            foreach (var e in posting.Entries)
+            """, "", posting.Entries, e =>
             {
-                insert.Parameters.Clear();
                 var (ruleId, ruleVersion) = SplitRule(e.Rule);
-                var id = Convert.ToInt64(await insert.With("@t", tenantId).With("@c", e.CustomerId).With("@l", e.Ledger).With("@type", e.TypeName)
-                    .With("@p", e.Points).With("@b", e.BalanceAfter).With("@e", e.EventId is { } ev && Guid.TryParse(ev, out var g) ? g : null)
-                    .With("@k", $"{e.MovementKey}#{e.CustomerId:N}#{e.Ledger}#{e.Seq}").With("@reason", e.Reason).With("@ref", e.Type is EntryType.Activate or EntryType.Expire ? null : reference)
-                    .With("@rule_id", ruleId).With("@rv", ruleVersion).With("@now", now).With("@uid", e.EntryId).With("@mk", e.MovementKey)
-                    .With("@seq", e.Seq).With("@at", e.At).With("@pp", e.PendingPoints).With("@pa", e.PendingAfter).With("@earned", e.Earned)
-                    .With("@redeemed", e.Redeemed).With("@expired", e.Expired).With("@unrec", e.Unrecovered).With("@rule", e.Rule)
-                    .With("@rk", e.RequestKey).With("@cp", e.CounterpartyId).With("@rev", e.ReversesEntryId)
-                    .With("@refs", JsonSerializer.Serialize(e.Lots, TallyJson.Options)).ExecuteScalarAsync(ct), CultureInfo.InvariantCulture);
-                firstId ??= id;
-            }
-        }
+                return
+                [
+                    tenantId, e.CustomerId, e.Ledger, e.TypeName, e.Points, e.BalanceAfter, e.EventId is { } ev && Guid.TryParse(ev, out var g) ? g : null,
+                    $"{e.MovementKey}#{e.CustomerId:N}#{e.Ledger}#{e.Seq}", e.Reason, e.Type is EntryType.Activate or EntryType.Expire ? null : reference,
+                    ruleId, ruleVersion, now, e.EntryId, e.MovementKey, e.Seq, e.At, e.PendingPoints, e.PendingAfter, e.Earned, e.Redeemed,
+                    e.Expired, e.Unrecovered, e.Rule, e.RequestKey, e.CounterpartyId, e.ReversesEntryId, JsonSerializer.Serialize(e.Lots, TallyJson.Options),
+                ];
+            }, ct);
 
-        if (posting.NewLots.Count > 0)
-        {
-            await using var insert = c.Command(
-                $"""
-                INSERT INTO lots (tenant_id, {LotColumns})
-                VALUES (@t, @id, @c, @l, @p, @rem, @rev, @exp, @earned, @avail, @pending, @expires, @src, @srcev, @from)
-                """, tx);
-            foreach (var lot in posting.NewLots)
-            {
-                insert.Parameters.Clear();
-                await insert.With("@t", tenantId).With("@id", lot.LotId).With("@c", lot.CustomerId).With("@l", lot.Ledger).With("@p", lot.Points)
-                    .With("@rem", lot.Remaining).With("@rev", lot.Reversed).With("@exp", lot.Expired).With("@earned", lot.EarnedAt)
-                    .With("@avail", lot.AvailableAt).With("@pending", lot.IsPending).With("@expires", lot.ExpiresAt).With("@src", lot.SourceKey)
-                    .With("@srcev", lot.SourceEventId).With("@from", lot.FromLotId).ExecuteNonQueryAsync(ct);
-            }
-        }
+        await InsertRowsAsync(c, tx, $"INSERT INTO lots (tenant_id, {LotColumns})", "", posting.NewLots, lot =>
+            [
+                tenantId, lot.LotId, lot.CustomerId, lot.Ledger, lot.Points, lot.Remaining, lot.Reversed, lot.Expired, lot.EarnedAt, lot.AvailableAt,
+                lot.IsPending, lot.ExpiresAt, lot.SourceKey, lot.SourceEventId, lot.FromLotId,
+            ], ct);
 
-        if (posting.ChangedLots.Count > 0)
-        {
-            await using var update = c.Command(
-                "UPDATE lots SET remaining = @rem, reversed = @rev, expired = @exp, is_pending = @pending WHERE tenant_id = @t AND lot_id = @id", tx);
-            foreach (var lot in posting.ChangedLots)
-            {
-                update.Parameters.Clear();
-                await update.With("@rem", lot.Remaining).With("@rev", lot.Reversed).With("@exp", lot.Expired).With("@pending", lot.IsPending)
-                    .With("@t", tenantId).With("@id", lot.LotId).ExecuteNonQueryAsync(ct);
-            }
-        }
+        // UPDATE ... FROM (VALUES ...): both engines name the columns of an unaliased VALUES list column1, column2, ...
+        await InsertRowsAsync(c, tx, "UPDATE lots SET remaining = v.column2, reversed = v.column3, expired = v.column4, is_pending = v.column5 FROM (",
+            $") AS v WHERE lots.tenant_id = @tenant AND lots.lot_id = v.column1", posting.ChangedLots,
+            lot => [lot.LotId, lot.Remaining, lot.Reversed, lot.Expired, lot.IsPending], ct, cmd => cmd.With("@tenant", tenantId));
 
         await RecordAsync(c, tx, tenantId, posting.Events, now, ct);
 
@@ -299,7 +272,7 @@ public static class LedgerStore
         var previous = before.Account.Balance;
         if (queuePoints && a.Balance != previous && posting.Entries.Count > 0)
             await QueuePointsEventAsync(c, tx, tenantId, posting, previous, campaign, now, ct);
-        return new Persisted(previous, a.Balance, tier.Status.Tier, firstId);
+        return new Persisted(previous, a.Balance, tier.Status.Tier);
     }
 
     /// <summary>Schedules the account's next settle job (activation, expiry, reminder, tier period end); keyed by the instant, so it is idempotent.</summary>
@@ -316,17 +289,56 @@ public static class LedgerStore
     /// <summary>Writes domain events into the outbox; the ids are deterministic, so a duplicate is skipped.</summary>
     public static async Task RecordAsync(DbConnection c, DbTransaction tx, Guid tenantId, IReadOnlyList<LedgerEvent> events, DateTimeOffset now, CancellationToken ct)
     {
-        if (events.Count == 0) return;
+        await InsertRowsAsync(c, tx, "INSERT INTO activity (tenant_id, customer_id, event_id, type, ledger, data, created_at)",
+            " ON CONFLICT (tenant_id, event_id) DO NOTHING", events,
+            e => [tenantId, e.CustomerId, e.EventId, e.TypeName, e.Ledger, JsonSerializer.Serialize(e, TallyJson.Options), now], ct);
+    }
+
+    /// <summary>Records a loyalty event that is not a ledger movement (customerAdded, customerUpdated) in the outbox.</summary>
+    public static async Task RecordOtherAsync(DbConnection c, DbTransaction tx, Guid tenantId, Guid customerId, Guid eventId, string type, string data,
+        DateTimeOffset now, CancellationToken ct)
+    {
         await using var insert = c.Command(
             """
             INSERT INTO activity (tenant_id, customer_id, event_id, type, ledger, data, created_at) VALUES (@t, @c, @e, @type, @l, @data, @now)
             ON CONFLICT (tenant_id, event_id) DO NOTHING
             """, tx);
-        foreach (var e in events)
+        await insert.With("@t", tenantId).With("@c", customerId).With("@e", eventId).With("@type", type).With("@l", Account.MainLedger)
+            .With("@data", data).With("@now", now).ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>
+    /// Writes <paramref name="rows"/> as multi-row VALUES lists of up to 200 rows per statement:
+    /// <paramref name="head"/> VALUES (...), (...) <paramref name="tail"/>.
+    /// </summary>
+    private static async Task InsertRowsAsync<T>(DbConnection c, DbTransaction tx, string head, string tail, IReadOnlyList<T> rows,
+        Func<T, object?[]> values, CancellationToken ct, Action<DbCommand>? extra = null)
+    {
+        const int chunk = 200;
+        for (var start = 0; start < rows.Count; start += chunk)
         {
-            insert.Parameters.Clear();
-            await insert.With("@t", tenantId).With("@c", e.CustomerId).With("@e", e.EventId).With("@type", e.TypeName).With("@l", e.Ledger)
-                .With("@data", JsonSerializer.Serialize(e, TallyJson.Options)).With("@now", now).ExecuteNonQueryAsync(ct);
+            var count = Math.Min(chunk, rows.Count - start);
+            var sql = new System.Text.StringBuilder(head).Append(" VALUES ");
+            await using var cmd = c.Command("", tx);
+            for (var i = 0; i < count; i++)
+            {
+                var v = values(rows[start + i]);
+                sql.Append(i == 0 ? "(" : ", (");
+                for (var j = 0; j < v.Length; j++)
+                {
+                    var name = string.Create(CultureInfo.InvariantCulture, $"@v{i}_{j}");
+                    sql.Append(j == 0 ? name : ", " + name);
+                    cmd.With(name, v[j]);
+                }
+
+                sql.Append(')');
+            }
+
+            extra?.Invoke(cmd);
+#pragma warning disable CA2100 // the text is built from constants and parameter names only
+            cmd.CommandText = sql.Append(tail).ToString();
+#pragma warning restore CA2100
+            await cmd.ExecuteNonQueryAsync(ct);
         }
     }
 

@@ -23,6 +23,12 @@ public sealed class RuleProcessing(RuleBook book)
     private const int ClaimRetries = 5;
     private static readonly EvaluationOptions Traced = new() { Trace = true };
 
+    // Stored traces leave out nulls (most decision fields are null): a smaller row per event. Read back, they are whole.
+    private static readonly JsonSerializerOptions TraceJson = new(TallyJson.Options)
+    {
+        DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull,
+    };
+
     public async Task ProcessAsync(ProcessingContext ctx, StoredEvent e, CancellationToken ct)
     {
         var set = await book.ForBatchAsync(ctx, e.TenantId, ct);
@@ -56,7 +62,7 @@ public sealed class RuleProcessing(RuleBook book)
             // Membership as loaded (the customer's row is locked): adding a member twice or removing a non-member writes nothing.
             var segments = new HashSet<string>(customer.Segments, StringComparer.Ordinal);
             foreach (var decision in evaluation.Decisions) await FulfilAsync(ctx, e, decision, segments, ct);
-            var json = JsonSerializer.Serialize(new StoredTrace(evaluation.Trace ?? [], evaluation.SkippedOutcomes), TallyJson.Options);
+            var json = JsonSerializer.Serialize(new StoredTrace(evaluation.Trace ?? [], evaluation.SkippedOutcomes), TraceJson);
             await RuleState.SaveTraceAsync(ctx.Connection, ctx.Tx, e.TenantId, e.EventId, json, ctx.Now, ct);
 
             return;

@@ -39,6 +39,9 @@ public sealed class WriteQueue : IAsyncDisposable
         for (var i = 0; i < count; i++) writers[i] = Task.Run(RunWriterAsync);
     }
 
+    /// <summary>Units waiting for a writer: background work (the scheduler) yields while others wait.</summary>
+    public int Waiting => channel.Reader.Count;
+
     /// <summary>Runs <paramref name="work"/> in a transaction shared with other queued units; completes after commit.</summary>
     public Task<T> WriteAsync<T>(Func<DbConnection, DbTransaction, Task<T>> work, CancellationToken ct = default) => WriteAsync(work, null, ct);
 

@@ -32,6 +32,16 @@ public abstract class ClockApp : TallyApp
         return Services.GetRequiredService<WriteQueue>().WriteAsync((c, tx) => PointsBook.EarnAsync(
             new ProcessingContext(db, c, tx, now), tenantId, customerId, decision, Cause.Event(eventId.ToString(), decision.RuleId, 1, outcome), CancellationToken.None));
     }
+
+    /// <summary>The expirePoints outcome, as the rule engine calls it.</summary>
+    public Task<bool> ExpireAsync(Guid tenantId, Guid customerId, Guid eventId, string? olderThan = null)
+    {
+        var db = Services.GetRequiredService<Database>();
+        var now = Services.GetRequiredService<TimeProvider>().GetUtcNow();
+        var decision = new ExpirePointsDecision { RuleId = "7d1f5a0e-0000-4000-8000-0000000000bb", RuleVersion = 1, RuleName = "expire", OutcomeIndex = 0, OlderThan = olderThan };
+        return Services.GetRequiredService<WriteQueue>().WriteAsync((c, tx) => PointsBook.ExpireAsync(
+            new ProcessingContext(db, c, tx, now), tenantId, customerId, decision, Cause.Event(eventId.ToString(), decision.RuleId, 1, 0), CancellationToken.None));
+    }
 }
 
 public sealed class SqliteClockApp : ClockApp
@@ -218,7 +228,9 @@ public abstract class LedgerApiTests<TApp>(TApp app) : IClassFixture<TApp>
         Assert.Equal(HttpStatusCode.Created, status);
         Assert.Equal(30, (long)body!["balanceAfter"]!);
 
-        Assert.Equal(["manualPointsAdjustment"], await ActivityTypes(customer));
+        Assert.Equal(["manualPointsAdjustment", "customerAdded"], await ActivityTypes(customer));
+        await api.SendJson(HttpMethod.Patch, $"/api/v1/customers/{customer}", new { lastName = "Changed" });
+        Assert.Equal("customerUpdated", (await ActivityTypes(customer))[0]);
         var (_, events) = await api.GetJson($"/api/v1/customers/{customer}/events");
         var points = events!["items"]!.AsArray().Single(e => (string?)e!["type"] == "points")!;
         Assert.Equal(30, (long)points["payload"]!["points"]!["quantity"]!);
@@ -423,6 +435,39 @@ public abstract class LedgerApiTests<TApp>(TApp app) : IClassFixture<TApp>
         var calendar = events!["items"]!.AsArray().Single(e => (string?)e!["type"] == "calendar")!;
         Assert.Equal("anniversary", (string?)calendar["nameSpace"]);
         Assert.Equal(1, (int)calendar["payload"]!["calendar"]!["yearsSinceJoining"]!);
+    }
+
+    [Fact]
+    public async Task The_expirePoints_outcome_expires_the_points_earned_long_enough_ago_once()
+    {
+        await Program(new { });
+        var (tenant, customer) = await NewCustomer();
+        await api.Adjust(customer, 70, create: false);
+        await Advance("P10D");
+        await api.Adjust(customer, 5, create: false);
+        var cause = await Action(customer);
+
+        Assert.True(await app.ExpireAsync(tenant, customer, cause, olderThan: "P5D"));
+        Assert.False(await app.ExpireAsync(tenant, customer, cause, olderThan: "P5D"));
+        var b = await BalanceOf(customer);
+        Assert.Equal(5, (long)b["balance"]!);
+        Assert.Equal(70, (long)b["expired"]!);
+    }
+
+    [Fact]
+    public async Task A_movement_caused_by_a_points_event_queues_no_further_points_event()
+    {
+        await Program(new { });
+        var (tenant, customer) = await NewCustomer();
+        await api.Adjust(customer, 10, create: false);
+        var (_, events) = await api.GetJson($"/api/v1/customers/{customer}/events");
+        var pointsEvent = (Guid)events!["items"]!.AsArray().Single(e => (string?)e!["type"] == "points")!["eventId"]!;
+
+        Assert.True(await app.EarnAsync(tenant, customer, pointsEvent, 25));
+
+        Assert.Equal(35, (long)(await BalanceOf(customer))["balance"]!);
+        (_, events) = await api.GetJson($"/api/v1/customers/{customer}/events");
+        Assert.Single(events!["items"]!.AsArray(), e => (string?)e!["type"] == "points");
     }
 }
 

@@ -96,4 +96,29 @@ public abstract class WebhookTests<TApp>(TApp app) : IClassFixture<TApp>, IAsync
         Assert.All(call["attemptLog"]!.AsArray(), a => Assert.Equal(500, (int)a!["statusCode"]!));
         Assert.Equal(HttpStatusCode.OK, (await api.GetJson($"/api/v1/customers/{customer}/webhooks")).Status);
     }
+
+    [Fact]
+    public async Task A_receiver_that_refuses_connections_is_recorded_as_an_error_without_a_status_code()
+    {
+        var probe = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        probe.Start();
+        var closedPort = ((IPEndPoint)probe.LocalEndpoint).Port;
+        probe.Stop();
+        var ns = "Hook." + Guid.NewGuid().ToString("N")[..8];
+        await api.Create(Rule("action", OnNameSpace(ns), $$"""[{"type": "webhook", "url": "http://127.0.0.1:{{closedPort}}/nobody"}]"""));
+        var customer = Guid.NewGuid();
+        await api.ProcessedOk(await api.Post("actions", Action(customer, ns)));
+
+        JsonNode? call = null;
+        await Eventually(async () =>
+        {
+            call = (await api.Items($"/api/v1/customers/{customer}/webhooks")).AsArray().SingleOrDefault();
+            return (string?)call?["status"] == "dead";
+        }, "the webhook was not given up");
+        Assert.All(call!["attemptLog"]!.AsArray(), a =>
+        {
+            Assert.Null(a!["statusCode"]);
+            Assert.False(string.IsNullOrEmpty((string?)a["error"]));
+        });
+    }
 }

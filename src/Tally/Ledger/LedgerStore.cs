@@ -49,13 +49,26 @@ public static class LedgerStore
 
     // ---- program settings ----
 
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<Guid, (int Version, ProgramSettings Settings)> SettingsByTenant = new();
+
+    /// <summary>The tenant's program: one read of its version, and the JSON read and parsed only when the version changed.</summary>
     public static async Task<(ProgramSettings Settings, int Version)> SettingsAsync(DbConnection c, DbTransaction? tx, Guid tenantId, CancellationToken ct)
     {
+        await using (var version = c.Command("SELECT version FROM program_settings WHERE tenant_id = @t", tx))
+        {
+            var v = await version.With("@t", tenantId).ExecuteScalarAsync(ct);
+            if (v is null or DBNull) return (ProgramSettings.Default, 0);
+            if (SettingsByTenant.TryGetValue(tenantId, out var known) && known.Version == Convert.ToInt32(v, CultureInfo.InvariantCulture))
+                return (known.Settings, known.Version);
+        }
+
         await using var cmd = c.Command("SELECT json, version FROM program_settings WHERE tenant_id = @t", tx);
         await using var r = await cmd.With("@t", tenantId).ExecuteReaderAsync(ct);
         if (!await r.ReadAsync(ct)) return (ProgramSettings.Default, 0);
         var parsed = ProgramSettings.Parse(r.GetString(0));
-        return (parsed.Settings ?? throw new InvalidOperationException($"Stored program of tenant {tenantId} no longer parses."), r.GetInt32(1));
+        var settings = parsed.Settings ?? throw new InvalidOperationException($"Stored program of tenant {tenantId} no longer parses.");
+        SettingsByTenant[tenantId] = (r.GetInt32(1), settings);
+        return (settings, r.GetInt32(1));
     }
 
     public static async Task<int> SaveSettingsAsync(DbConnection c, DbTransaction tx, Guid tenantId, ProgramSettings settings, DateTimeOffset now, CancellationToken ct)
@@ -270,7 +283,7 @@ public static class LedgerStore
         await ScheduleNextAsync(c, tx, tenantId, a, tier.Status, settings, now, ct);
 
         var previous = before.Account.Balance;
-        if (queuePoints && a.Balance != previous && posting.Entries.Count > 0)
+        if (queuePoints && a.Balance != previous && posting.Entries.Count > 0 && await Rules.RuleData.HasActivePointsRulesAsync(c, tx, tenantId, ct))
             await QueuePointsEventAsync(c, tx, tenantId, posting, previous, campaign, now, ct);
         return new Persisted(previous, a.Balance, tier.Status.Tier);
     }

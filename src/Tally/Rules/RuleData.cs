@@ -87,6 +87,23 @@ public static class RuleData
     }
 
     /// <summary>The tenant's rule-set version: 0 before its first publish.</summary>
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<Guid, (long Version, bool Has)> PointsRulesByTenant = new();
+
+    /// <summary>
+    /// Whether the tenant has an active <c>points</c> rule, as of its current rule-set version (one small read;
+    /// the answer is kept per version). The ledger queues a <c>points</c> event for a balance change only then:
+    /// without such a rule the event would be stored and processed to assess nothing.
+    /// </summary>
+    public static async Task<bool> HasActivePointsRulesAsync(DbConnection c, DbTransaction? tx, Guid tenantId, CancellationToken ct)
+    {
+        var version = await SetVersionAsync(c, tx, tenantId, ct);
+        if (PointsRulesByTenant.TryGetValue(tenantId, out var known) && known.Version == version) return known.Has;
+        await using var cmd = c.Command("SELECT COUNT(*) FROM rules WHERE tenant_id = @t AND event_type = 'points' AND status = 'active'", tx);
+        var has = Convert.ToInt64(await cmd.With("@t", tenantId).ExecuteScalarAsync(ct), System.Globalization.CultureInfo.InvariantCulture) > 0;
+        PointsRulesByTenant[tenantId] = (version, has);
+        return has;
+    }
+
     public static async Task<long> SetVersionAsync(DbConnection c, DbTransaction? tx, Guid tenantId, CancellationToken ct)
     {
         await using var cmd = c.Command("SELECT version FROM rule_sets WHERE tenant_id = @t", tx);

@@ -223,6 +223,7 @@ public abstract class LedgerApiTests<TApp>(TApp app) : IClassFixture<TApp>
     public async Task Adjustments_are_lots_with_their_activity_and_a_points_event()
     {
         await Program(new { });
+        await WatchBalanceChanges();
         var (_, customer) = await NewCustomer();
         var (status, body) = await api.PostJson($"/api/v1/customers/{customer}/adjustments", new { points = 30, reason = "goodwill" });
         Assert.Equal(HttpStatusCode.Created, status);
@@ -458,6 +459,7 @@ public abstract class LedgerApiTests<TApp>(TApp app) : IClassFixture<TApp>
     public async Task A_movement_caused_by_a_points_event_queues_no_further_points_event()
     {
         await Program(new { });
+        await WatchBalanceChanges();
         var (tenant, customer) = await NewCustomer();
         await api.Adjust(customer, 10, create: false);
         var (_, events) = await api.GetJson($"/api/v1/customers/{customer}/events");
@@ -468,6 +470,42 @@ public abstract class LedgerApiTests<TApp>(TApp app) : IClassFixture<TApp>
         Assert.Equal(35, (long)(await BalanceOf(customer))["balance"]!);
         (_, events) = await api.GetJson($"/api/v1/customers/{customer}/events");
         Assert.Single(events!["items"]!.AsArray(), e => (string?)e!["type"] == "points");
+    }
+
+    [Fact]
+    public async Task Without_an_active_points_rule_a_balance_change_queues_no_points_event()
+    {
+        // A tenant of its own: the class's tenant may have a points rule from another test.
+        var (created, tenant) = await api.PostJson("/api/v1/admin/tenants", new { name = "No points rules " + Guid.NewGuid() });
+        Assert.Equal(HttpStatusCode.Created, created);
+        var own = app.Api((string)tenant!["apiKey"]!);
+        var customer = Guid.NewGuid();
+        await own.Adjust(customer, 10);
+        var (_, events) = await own.GetJson($"/api/v1/customers/{customer}/events");
+        Assert.DoesNotContain(events!["items"]!.AsArray(), e => (string?)e!["type"] == "points");
+        var (_, balance) = await own.GetJson($"/api/v1/customers/{customer}/balance");
+        Assert.Equal(10, (long)balance!["balance"]!);
+    }
+
+    /// <summary>An active points rule that never fires: balance changes are then queued as points events for it.</summary>
+    private async Task WatchBalanceChanges()
+    {
+        if (await TenantHasPointsRule()) return;
+        var (status, body) = await api.PostJson("/api/v1/rules", new
+        {
+            name = "watch balance changes",
+            eventType = "points",
+            status = "active",
+            conditions = new { all = new object[] { new { field = "points.quantity", op = "gt", value = 1_000_000_000 } } },
+            outcomes = new object[] { new { type = "addToSegment", segment = "never" } },
+        });
+        Assert.True(status == HttpStatusCode.Created, body?.ToJsonString());
+    }
+
+    private async Task<bool> TenantHasPointsRule()
+    {
+        var (_, rules) = await api.GetJson("/api/v1/rules?eventType=points&status=active");
+        return rules!["items"]!.AsArray().Count > 0;
     }
 }
 

@@ -16,6 +16,12 @@ public sealed class TallyOptions
     [Range(1, 10_000)]
     public int WorkerBatchSize { get; set; } = 256;
 
+    /// <summary>
+    /// How long one worker batch may run before it commits what it did and lets queued requests in (the batch
+    /// holds the write queue, on SQLite the only writer).
+    /// </summary>
+    public TimeSpan WorkerBatchBudget { get; set; } = TimeSpan.FromMilliseconds(20);
+
     /// <summary>How often the worker looks for work nobody told it about (other nodes, restarts).</summary>
     [Range(typeof(TimeSpan), "00:00:00.010", "00:10:00")]
     public TimeSpan WorkerPollInterval { get; set; } = TimeSpan.FromSeconds(1);

@@ -28,7 +28,8 @@ public sealed partial class EventWorker(
             {
                 // The unit itself runs to completion once queued: a shutdown never cuts a batch in half.
                 processed = await writes.WriteAsync(
-                    (c, tx) => EventProcessing.ProcessPendingAsync(db, c, tx, processor, o.WorkerBatchSize, clock.GetUtcNow(), cursor, CancellationToken.None),
+                    (c, tx) => EventProcessing.ProcessPendingAsync(
+                        db, c, tx, processor, o.WorkerBatchSize, clock.GetUtcNow(), cursor, CancellationToken.None, o.WorkerBatchBudget),
                     CancellationToken.None);
             }
             catch (Exception ex) when (cursor.Current is { } seq)
@@ -53,7 +54,7 @@ public sealed partial class EventWorker(
                 continue;
             }
 
-            if (processed < o.WorkerBatchSize) await signal.WaitAsync(o.WorkerPollInterval, stoppingToken);
+            if (processed == 0 || !cursor.MorePending) await signal.WaitAsync(o.WorkerPollInterval, stoppingToken);
         }
     }
 

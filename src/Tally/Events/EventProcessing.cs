@@ -14,6 +14,9 @@ public sealed record ProcessingContext(Database Db, DbConnection Connection, DbT
 public sealed class ProcessingCursor
 {
     public long? Current { get; set; }
+
+    /// <summary>The batch left pending events behind (it was full, or ran out of time): run the next one at once.</summary>
+    public bool MorePending { get; set; }
 }
 
 /// <summary>
@@ -55,9 +58,18 @@ public static class EventProcessing
     /// are processed only up to the first pending event of theirs we did not claim, so one customer's events are
     /// always applied in order.
     /// </summary>
+    /// <remarks>
+    /// A batch holds the write queue (on SQLite, the only writer) while it runs, so it stops taking further events
+    /// once <paramref name="budget"/> has passed: ingestion waits at most about that long behind the worker. What it
+    /// claimed but did not reach stays pending for the next batch. The answer is the number of events handled;
+    /// <see cref="ProcessingCursor.MorePending"/> says whether the caller should come back at once.
+    /// </remarks>
     public static async Task<int> ProcessPendingAsync(
-        Database db, DbConnection c, DbTransaction tx, EventProcessor processor, int limit, DateTimeOffset now, ProcessingCursor cursor, CancellationToken ct)
+        Database db, DbConnection c, DbTransaction tx, EventProcessor processor, int limit, DateTimeOffset now, ProcessingCursor cursor, CancellationToken ct,
+        TimeSpan? budget = null)
     {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        cursor.MorePending = false;
         var claimed = new List<StoredEvent>();
         await using (var cmd = c.Command($"SELECT {EventData.Columns} FROM events WHERE status = 'pending' ORDER BY seq LIMIT @n{db.ForUpdateSkipLocked}", tx))
         {
@@ -66,13 +78,22 @@ public static class EventProcessing
         }
 
         if (claimed.Count == 0) return 0;
+        cursor.MorePending = claimed.Count == limit;
         if (db.Kind == StoreKind.Postgres) claimed = await KeepCustomersWeOwnAsync(c, tx, claimed, ct);
 
         var ctx = new ProcessingContext(db, c, tx, now);
         await using var done = c.Command("UPDATE events SET status = 'processed', processed_at = @now, error = NULL WHERE seq = @s", tx);
         var seqParam = done.With("@now", now).With("@s", 0L).Parameters["@s"];
+        var handled = 0;
         foreach (var e in claimed)
         {
+            if (budget is { } b && handled > 0 && System.Diagnostics.Stopwatch.GetElapsedTime(started) > b)
+            {
+                cursor.MorePending = true;
+                break;
+            }
+
+            handled++;
             cursor.Current = e.Seq;
             await processor.ProcessAsync(ctx, e, ct);
             seqParam.Value = e.Seq;
@@ -80,7 +101,7 @@ public static class EventProcessing
         }
 
         cursor.Current = null;
-        return claimed.Count;
+        return handled;
     }
 
     private static async Task<List<StoredEvent>> KeepCustomersWeOwnAsync(DbConnection c, DbTransaction tx, List<StoredEvent> claimed, CancellationToken ct)

@@ -356,11 +356,7 @@ public static class LedgerStore
     private static async Task<decimal> MeasureAsync(DbConnection c, DbTransaction? tx, Guid tenantId, Account a, ProgramSettings settings,
         DateTimeOffset at, CancellationToken ct)
     {
-        if (settings.TierMeasure == TierMeasure.Spend)
-        {
-            // Spend-based tiers need order totals, which the rule engine's branch extracts; until then spend counts nothing.
-            return 0;
-        }
+        if (settings.TierMeasure == TierMeasure.Spend) return Tiers.SpendMeasure(await SpendsAsync(c, tx, tenantId, a.CustomerId, settings, at, ct), settings, at);
 
         if (settings.TierPeriod is null) return a.LifetimeEarned;
         var since = settings.Subtract(at, settings.TierPeriod);
@@ -372,6 +368,29 @@ public static class LedgerStore
             """, tx);
         return Convert.ToDecimal(await cmd.With("@t", tenantId).With("@c", a.CustomerId).With("@l", a.Ledger).With("@since", since).With("@at", at)
             .ExecuteScalarAsync(ct), CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>The totals of the customer's orders and transactions received in the tier window ending at <paramref name="at"/>.</summary>
+    private static async Task<List<Spend>> SpendsAsync(DbConnection c, DbTransaction? tx, Guid tenantId, Guid customerId, ProgramSettings settings,
+        DateTimeOffset at, CancellationToken ct)
+    {
+        var since = settings.TierPeriod is null ? DateTimeOffset.UnixEpoch : settings.Subtract(at, settings.TierPeriod);
+        await using var cmd = c.Command(
+            """
+            SELECT type, payload, received_at FROM events
+            WHERE tenant_id = @t AND customer_id = @c AND type IN ('order', 'transaction') AND received_at > @since AND received_at <= @at
+            """, tx);
+        await using var r = await cmd.With("@t", tenantId).With("@c", customerId).With("@since", since).With("@at", at).ExecuteReaderAsync(ct);
+        var spends = new List<Spend>();
+        while (await r.ReadAsync(ct))
+        {
+            var total = r.GetString(0) == "order"
+                ? JsonSerializer.Deserialize<OrderEvent>(r.GetString(1), TallyJson.Options)?.Order?.Total
+                : JsonSerializer.Deserialize<TransactionEvent>(r.GetString(1), TallyJson.Options)?.Transaction?.Total;
+            if (total is { } amount) spends.Add(new Spend(r.GetInstant(2), amount));
+        }
+
+        return spends;
     }
 
     private static async Task QueuePointsEventAsync(DbConnection c, DbTransaction tx, Guid tenantId, Posting posting, long previous, string? campaign,

@@ -469,6 +469,25 @@ public abstract class LedgerApiTests<TApp>(TApp app) : IClassFixture<TApp>
         (_, events) = await api.GetJson($"/api/v1/customers/{customer}/events");
         Assert.Single(events!["items"]!.AsArray(), e => (string?)e!["type"] == "points");
     }
+
+    [Fact]
+    public async Task A_spend_based_tier_counts_order_totals_at_the_next_movement()
+    {
+        await Program(new
+        {
+            tiers = new[] { new { name = "Bronze", threshold = 0 }, new { name = "Gold", threshold = 500 } },
+            tierBasis = new { measure = "spend", period = "lifetime" },
+        });
+        var (_, customer) = await NewCustomer();
+        var order = new { order = new { orderId = "o-1", total = 620.5m }, eventId = Guid.NewGuid(), customerId = customer };
+        Assert.Equal(HttpStatusCode.OK, (await api.PostJson("/api/v1/events/orders", order)).Status);
+
+        await api.Adjust(customer, 1, create: false);
+
+        var (_, view) = await api.GetJson($"/api/v1/customers/{customer}");
+        Assert.Equal("Gold", (string?)view!["tier"]);
+        await Program(new { });
+    }
 }
 
 public sealed class TestClockAbsentOnSqlite(SqliteApp app) : IClassFixture<SqliteApp>

@@ -488,6 +488,39 @@ public abstract class LedgerApiTests<TApp>(TApp app) : IClassFixture<TApp>
         Assert.Equal("Gold", (string?)view!["tier"]);
         await Program(new { });
     }
+
+    [Fact]
+    public async Task After_every_kind_of_movement_balance_and_pending_are_the_sums_of_the_entries()
+    {
+        await Program(new { expiry = new { mode = "aging", after = "P20D" }, negativeBalance = "allow" });
+        var (tenant, a) = await NewCustomer();
+        var (_, b) = await NewCustomer();
+        var award = await Action(a);
+        Assert.True(await app.EarnAsync(tenant, a, award, 300));
+        Assert.True(await app.EarnAsync(tenant, a, await Action(a), 50, pendingFor: "P3D"));
+        await api.Adjust(a, 40, create: false);
+        await api.Adjust(b, 15, create: false);
+        var redemption = Guid.NewGuid();
+        await api.PostJson("/api/v1/events/redemptions", Api.Redemption(a, 120, redemption));
+        await api.Processed(redemption);
+        await api.PostJson($"/api/v1/customers/{a}/transfers", new { toCustomerId = b, points = 60 });
+        await api.PostJson($"/api/v1/events/{redemption}/reversal", new { points = 20 });
+        await api.PostJson($"/api/v1/events/{award}/reversal", new { points = 250 });
+        await Advance("P5D");
+        await api.PostJson($"/api/v1/customers/{a}/adjustments", new { points = -5, reason = "fix" });
+        await Advance("P16D");
+
+        foreach (var customer in new[] { a, b })
+        {
+            var (_, ledger) = await api.GetJson($"/api/v1/customers/{customer}/ledger?limit=500");
+            var items = ledger!["items"]!.AsArray();
+            var balance = await BalanceOf(customer);
+            Assert.Equal((long)balance["balance"]!, items.Sum(e => (long)e!["points"]!));
+            Assert.Equal((long)balance["pending"]!, items.Sum(e => (long)e!["pendingPoints"]!));
+        }
+
+        await Program(new { });
+    }
 }
 
 public sealed class TestClockAbsentOnSqlite(SqliteApp app) : IClassFixture<SqliteApp>

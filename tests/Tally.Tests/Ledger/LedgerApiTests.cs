@@ -521,6 +521,29 @@ public abstract class LedgerApiTests<TApp>(TApp app) : IClassFixture<TApp>
 
         await Program(new { });
     }
+
+    [Fact]
+    public async Task A_tier_whose_measure_still_holds_at_the_period_end_is_renewed_without_a_reminder()
+    {
+        await Program(new
+        {
+            tiers = new[] { new { name = "Silver", threshold = 0 }, new { name = "Gold", threshold = 100 } },
+            tierBasis = new { measure = "points", period = "P1M" },
+            reminders = new { tierDowngradeBefore = "P7D" },
+        });
+        var (_, customer) = await NewCustomer();
+        await api.Adjust(customer, 150, create: false);
+        await Advance("P20D");
+        await api.Adjust(customer, 150, create: false);
+        await Advance("P12D");
+
+        var types = await ActivityTypes(customer);
+        Assert.Contains("tierRenewed", types);
+        Assert.DoesNotContain("tierDowngradeReminder", types);
+        var (_, view) = await api.GetJson($"/api/v1/customers/{customer}");
+        Assert.Equal("Gold", (string?)view!["tier"]);
+        await Program(new { });
+    }
 }
 
 public sealed class TestClockAbsentOnSqlite(SqliteApp app) : IClassFixture<SqliteApp>

@@ -216,7 +216,7 @@ public static class LedgerStore
     /// </summary>
     public static async Task<Persisted> SaveAsync(DbConnection c, DbTransaction tx, Guid tenantId, LoadedAccount before, Posting posting,
         ProgramSettings settings, DateTimeOffset now, CancellationToken ct, long reservedDelta = 0, bool queuePoints = true, string? campaign = null,
-        string? reference = null)
+        string? reference = null, DateTimeOffset? remindedUntil = null)
     {
         var a = posting.Account;
         // Multi-row statements: a settle that expires many lots writes them in a few round trips, not one per row.
@@ -257,14 +257,14 @@ public static class LedgerStore
             """
             UPDATE customers SET points_balance = @b, pending_points = @p, lifetime_earned = @le, lifetime_redeemed = @lr, lifetime_expired = @lx,
                 last_earn_at = @last, is_closed = @closed, reserved_points = reserved_points + @rd, tier = @tier, tier_ends_at = @tend,
-                tier_reminded_for = @trem, changed_at = @now
+                tier_reminded_for = @trem, reminded_until = COALESCE(@ru, reminded_until), changed_at = @now
             WHERE tenant_id = @t AND customer_id = @c
             """, tx))
         {
             await update.With("@b", a.Balance).With("@p", a.Pending).With("@le", a.LifetimeEarned).With("@lr", a.LifetimeRedeemed)
                 .With("@lx", a.LifetimeExpired).With("@last", a.LastEarnAt).With("@closed", a.IsClosed).With("@rd", reservedDelta)
                 .With("@tier", tier.Status.Tier).With("@tend", tier.Status.PeriodEndsAt).With("@trem", tier.Status.RemindedFor)
-                .With("@now", now).With("@t", tenantId).With("@c", a.CustomerId).ExecuteNonQueryAsync(ct);
+                .With("@ru", remindedUntil).With("@now", now).With("@t", tenantId).With("@c", a.CustomerId).ExecuteNonQueryAsync(ct);
         }
 
         await ScheduleNextAsync(c, tx, tenantId, a, tier.Status, settings, now, ct);

@@ -544,6 +544,26 @@ public abstract class LedgerApiTests<TApp>(TApp app) : IClassFixture<TApp>
         Assert.Equal("Gold", (string?)view!["tier"]);
         await Program(new { });
     }
+
+    [Fact]
+    public async Task Bad_ledger_requests_are_400s_naming_the_field_and_unknown_customers_404s()
+    {
+        var (_, customer) = await NewCustomer();
+        var badAsOf = await api.GetJson($"/api/v1/customers/{customer}/balance?asOf=yesterday");
+        Assert.Equal(HttpStatusCode.BadRequest, badAsOf.Status);
+        Assert.Equal(HttpStatusCode.NotFound, (await api.GetJson($"/api/v1/customers/{Guid.NewGuid()}/balance")).Status);
+        Assert.Equal(HttpStatusCode.NotFound, (await api.GetJson($"/api/v1/customers/{Guid.NewGuid()}/activity")).Status);
+
+        var (status, body) = await api.PostJson($"/api/v1/customers/{customer}/transfers", new { toCustomerId = "nope", points = 0 });
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        var paths = body!["errors"]!.AsArray().Select(e => (string?)e!["path"]).ToHashSet();
+        Assert.Equal(new HashSet<string?> { "$.toCustomerId", "$.points" }, paths);
+
+        var toNobody = await api.PostJson($"/api/v1/customers/{customer}/transfers", new { toCustomerId = Guid.NewGuid(), points = 1 });
+        Assert.Equal(HttpStatusCode.NotFound, toNobody.Status);
+        Assert.Equal(HttpStatusCode.NotFound, (await api.PostJson($"/api/v1/events/{Guid.NewGuid()}/reversal", new { })).Status);
+        Assert.Equal(HttpStatusCode.BadRequest, (await api.PostJson("/api/v1/test-clock", new { advanceBy = "P1D", now = DateTimeOffset.UtcNow })).Status);
+    }
 }
 
 public sealed class TestClockAbsentOnSqlite(SqliteApp app) : IClassFixture<SqliteApp>

@@ -280,7 +280,9 @@ public static class LedgerStore
         DateTimeOffset now, CancellationToken ct)
     {
         if (a.IsClosed) return;
-        var next = Min(History.NextDue(a, settings, now), Tiers.NextDue(settings, tier) is { } t && t > now ? t : null);
+        // A downgrade reminder whose time passed without one being due (the measure held) leaves the period end to schedule.
+        var tierDue = Tiers.NextDue(settings, tier) is { } t && t > now ? t : tier.PeriodEndsAt is { } end && end > now ? end : (DateTimeOffset?)null;
+        var next = Min(History.NextDue(a, settings, now), tierDue);
         if (next is not { } due) return;
         await Scheduler.ScheduleAsync(c, tx, tenantId, a.CustomerId, SettleJob,
             $"{SettleJob}:{a.CustomerId:N}:{a.Ledger}:{due.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture)}", due, null, ct);

@@ -564,6 +564,28 @@ public abstract class LedgerApiTests<TApp>(TApp app) : IClassFixture<TApp>
         Assert.Equal(HttpStatusCode.NotFound, (await api.PostJson($"/api/v1/events/{Guid.NewGuid()}/reversal", new { })).Status);
         Assert.Equal(HttpStatusCode.BadRequest, (await api.PostJson("/api/v1/test-clock", new { advanceBy = "P1D", now = DateTimeOffset.UtcNow })).Status);
     }
+
+    [Fact]
+    public async Task The_period_end_is_still_scheduled_when_the_reminder_check_passed_without_a_reminder()
+    {
+        await Program(new
+        {
+            tiers = new[] { new { name = "Silver", threshold = 0 }, new { name = "Gold", threshold = 100 } },
+            tierBasis = new { measure = "points", period = "P1M" },
+            reminders = new { tierDowngradeBefore = "P7D" },
+        });
+        var (_, customer) = await NewCustomer();
+        await api.Adjust(customer, 150, create: false);
+        await Advance("P25D"); // the reminder check runs; the measure still holds Gold
+        Assert.DoesNotContain("tierDowngradeReminder", await ActivityTypes(customer));
+
+        await Advance("P10D"); // the period end: the upgrade's own earn is no longer in the window
+
+        var (_, view) = await api.GetJson($"/api/v1/customers/{customer}");
+        Assert.Equal("Silver", (string?)view!["tier"]);
+        Assert.Contains("tierDowngraded", await ActivityTypes(customer));
+        await Program(new { });
+    }
 }
 
 public sealed class TestClockAbsentOnSqlite(SqliteApp app) : IClassFixture<SqliteApp>

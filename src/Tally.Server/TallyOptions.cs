@@ -34,7 +34,7 @@ public sealed class TallyOptions
     public bool RunWorker { get; set; } = true;
 
     /// <summary>Scheduled jobs (expiries, activations, reminders, calendar dates) run per transaction.</summary>
-    [Range(1, 100_000)]
+    [Range(1, 10_000)]
     public int SchedulerBatchSize { get; set; } = 100;
 
     /// <summary>How often the scheduler looks for due jobs when nothing woke it.</summary>

@@ -29,9 +29,11 @@ public sealed record AdjustmentRequest(long? Points, string? Reason, string? Ref
 
 public sealed record EntryView(
     long Id, string Type, long Points, long BalanceAfter, Guid? EventId, string? Reason, string? Reference, Guid? RuleId,
-    int? RuleVersion, string Ledger, DateTimeOffset CreatedAt)
+    int? RuleVersion, string Ledger, DateTimeOffset CreatedAt, long PendingPoints, DateTimeOffset EffectiveAt)
 {
-    public static EntryView Of(PostedEntry e) => new(e.Id, e.Type, e.Points, e.BalanceAfter, e.EventId, e.Reason, e.Reference, e.RuleId, e.RuleVersion, e.Ledger, e.CreatedAt);
+    /// <summary>PendingPoints: the change of pending points; EffectiveAt: when it took effect (a late expiry keeps its due time).</summary>
+    public static EntryView Of(PostedEntry e) => new(e.Id, e.Type, e.Points, e.BalanceAfter, e.EventId, e.Reason, e.Reference, e.RuleId, e.RuleVersion, e.Ledger,
+        e.CreatedAt, e.PendingPoints, e.EffectiveAt ?? e.CreatedAt);
 }
 
 public sealed record PageView<T>(IReadOnlyList<T> Items, string? Next);

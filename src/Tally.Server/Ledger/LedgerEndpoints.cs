@@ -223,7 +223,7 @@ public static class LedgerEndpoints
             if (await LedgerStore.ClaimedByAsync(c, tx, tenantId, cause.Key, ct) is { } owner)
                 return owner == targetId ? Outcome.Replay(0, into.Available) : Outcome.KeyTaken();
             if (from.Reserved > 0)
-                return Outcome.Refused(Refusal.AccountLocked, $"Customer {source} has redemptions not yet applied; merge after they are.", 0);
+                return new Outcome(OutcomeKind.Refused, Message: $"Customer {source} has redemptions not yet applied; merge after they are.", Code: "redemptions_pending");
 
             var (settings, _) = await LedgerStore.SettingsAsync(c, tx, tenantId, ct);
             var decided = Movements.Merge(into.Account, from.Account, settings, cause, now);
@@ -318,7 +318,7 @@ public static class LedgerEndpoints
         Refused,
     }
 
-    private sealed record Outcome(OutcomeKind Kind, long A = 0, long B = 0, string? Message = null, Refusal? Reason = null, long Available = 0)
+    private sealed record Outcome(OutcomeKind Kind, long A = 0, long B = 0, string? Message = null, Refusal? Reason = null, long Available = 0, string? Code = null)
     {
         public static Outcome Done(long a, long b) => new(OutcomeKind.Done, a, b);
 
@@ -335,6 +335,7 @@ public static class LedgerEndpoints
     {
         OutcomeKind.Missing => Problems.NotFound(o.Message!),
         OutcomeKind.KeyTaken => Problems.Conflict(o.Message!),
+        _ when o.Code is { } code => Problems.Problem(StatusCodes.Status409Conflict, code, "Not now.", o.Message!),
         _ => o.Reason switch
         {
             Refusal.InsufficientPoints => Problems.Unprocessable("insufficient_points", "Not enough points.", o.Message!,

@@ -146,17 +146,20 @@ public sealed partial class SchedulerRunner(
 
         if (jobs.Count == 0) return 0;
         var ctx = new ProcessingContext(db, c, tx, now);
-        await using var done = c.Command("UPDATE scheduled_jobs SET status = 'done', done_at = @now, attempts = attempts + 1 WHERE job_id = @id", tx);
         // Customers in one order on every node, so two nodes' batches that lock the same customers cannot deadlock.
         foreach (var job in jobs.OrderBy(j => j.CustomerId?.ToString("D"), StringComparer.Ordinal).ThenBy(j => j.DueAt))
         {
             cursor.Job = job;
             await byKind[job.Kind].RunAsync(ctx, job, CancellationToken.None);
-            done.Parameters.Clear();
-            await done.With("@now", now).With("@id", job.Id).ExecuteNonQueryAsync();
         }
 
+        // All done in one statement, still in the transaction that holds the jobs' effects.
         cursor.Job = null;
+        await using var done = c.Command(
+            $"UPDATE scheduled_jobs SET status = 'done', done_at = @now, attempts = attempts + 1 WHERE job_id IN ({string.Join(", ", jobs.Select((_, i) => $"@j{i}"))})", tx);
+        done.With("@now", now);
+        for (var i = 0; i < jobs.Count; i++) done.With($"@j{i}", jobs[i].Id);
+        await done.ExecuteNonQueryAsync();
         return jobs.Count;
     }
 

@@ -16,7 +16,9 @@ public sealed record PostedEntry(
     string? Reference,
     Guid? RuleId,
     int? RuleVersion,
-    DateTimeOffset CreatedAt);
+    DateTimeOffset CreatedAt,
+    long PendingPoints = 0,
+    DateTimeOffset? EffectiveAt = null);
 
 /// <summary>One movement to post. The idempotency key is unique per tenant: a replay finds the first entry.</summary>
 public sealed record LedgerWrite(
@@ -34,7 +36,7 @@ public sealed record LedgerWrite(
 public static class LedgerData
 {
     private const string Columns =
-        "entry_id, customer_id, ledger, type, points, balance_after, event_id, reason, reference, rule_id, rule_version, created_at";
+        "entry_id, customer_id, ledger, type, points, balance_after, event_id, reason, reference, rule_id, rule_version, created_at, pending_points, effective_at";
 
     /// <summary>
     /// Appends an entry and moves the customer's cached figures in the same transaction, so the balance the
@@ -99,5 +101,6 @@ public static class LedgerData
 
     private static PostedEntry Read(DbDataReader r) => new(
         r.GetInt64(0), r.GetGuidValue(1), r.GetString(2), r.GetString(3), r.GetInt64(4), r.GetInt64(5), r.GetGuidOrNull(6),
-        r.GetStringOrNull(7), r.GetStringOrNull(8), r.GetGuidOrNull(9), r.IsDBNull(10) ? null : r.GetInt32(10), r.GetInstant(11));
+        r.GetStringOrNull(7), r.GetStringOrNull(8), r.GetGuidOrNull(9), r.IsDBNull(10) ? null : r.GetInt32(10), r.GetInstant(11), r.GetInt64(12),
+        r.GetInstantOrNull(13));
 }

@@ -28,14 +28,8 @@ public sealed class SettleJobHandler : IJobHandler
         var posting = Movements.Settle(loaded.Account, settings, Cause.Schedule(job.Key), now);
 
         var from = loaded.RemindedUntil ?? loaded.CreatedAt;
-        if (from < now)
-        {
-            await LedgerStore.RecordAsync(c, tx, job.TenantId, History.ExpiryReminders(loaded.Account, settings, from, now), now, ct);
-            await using var mark = c.Command("UPDATE customers SET reminded_until = @now WHERE tenant_id = @t AND customer_id = @c", tx);
-            await mark.With("@now", now).With("@t", job.TenantId).With("@c", customerId).ExecuteNonQueryAsync(ct);
-        }
-
-        await LedgerStore.SaveAsync(c, tx, job.TenantId, loaded, posting, settings, now, ct);
+        if (from < now) await LedgerStore.RecordAsync(c, tx, job.TenantId, History.ExpiryReminders(loaded.Account, settings, from, now), now, ct);
+        await LedgerStore.SaveAsync(c, tx, job.TenantId, loaded, posting, settings, now, ct, remindedUntil: now);
     }
 }
 

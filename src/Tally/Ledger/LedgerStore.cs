@@ -229,7 +229,7 @@ public static class LedgerStore
     /// </summary>
     public static async Task<Persisted> SaveAsync(DbConnection c, DbTransaction tx, Guid tenantId, LoadedAccount before, Posting posting,
         ProgramSettings settings, DateTimeOffset now, CancellationToken ct, long reservedDelta = 0, bool queuePoints = true, string? campaign = null,
-        string? reference = null)
+        string? reference = null, DateTimeOffset? remindedUntil = null)
     {
         var a = posting.Account;
         // Multi-row statements: a settle that expires many lots writes them in a few round trips, not one per row.
@@ -270,14 +270,14 @@ public static class LedgerStore
             """
             UPDATE customers SET points_balance = @b, pending_points = @p, lifetime_earned = @le, lifetime_redeemed = @lr, lifetime_expired = @lx,
                 last_earn_at = @last, is_closed = @closed, reserved_points = reserved_points + @rd, tier = @tier, tier_ends_at = @tend,
-                tier_reminded_for = @trem, changed_at = @now
+                tier_reminded_for = @trem, reminded_until = COALESCE(@ru, reminded_until), changed_at = @now
             WHERE tenant_id = @t AND customer_id = @c
             """, tx))
         {
             await update.With("@b", a.Balance).With("@p", a.Pending).With("@le", a.LifetimeEarned).With("@lr", a.LifetimeRedeemed)
                 .With("@lx", a.LifetimeExpired).With("@last", a.LastEarnAt).With("@closed", a.IsClosed).With("@rd", reservedDelta)
                 .With("@tier", tier.Status.Tier).With("@tend", tier.Status.PeriodEndsAt).With("@trem", tier.Status.RemindedFor)
-                .With("@now", now).With("@t", tenantId).With("@c", a.CustomerId).ExecuteNonQueryAsync(ct);
+                .With("@ru", remindedUntil).With("@now", now).With("@t", tenantId).With("@c", a.CustomerId).ExecuteNonQueryAsync(ct);
         }
 
         await ScheduleNextAsync(c, tx, tenantId, a, tier.Status, settings, now, ct);
@@ -293,7 +293,9 @@ public static class LedgerStore
         DateTimeOffset now, CancellationToken ct)
     {
         if (a.IsClosed) return;
-        var next = Min(History.NextDue(a, settings, now), Tiers.NextDue(settings, tier) is { } t && t > now ? t : null);
+        // A downgrade reminder whose time passed without one being due (the measure held) leaves the period end to schedule.
+        var tierDue = Tiers.NextDue(settings, tier) is { } t && t > now ? t : tier.PeriodEndsAt is { } end && end > now ? end : (DateTimeOffset?)null;
+        var next = Min(History.NextDue(a, settings, now), tierDue);
         if (next is not { } due) return;
         await Scheduler.ScheduleAsync(c, tx, tenantId, a.CustomerId, SettleJob,
             $"{SettleJob}:{a.CustomerId:N}:{a.Ledger}:{due.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture)}", due, null, ct);
@@ -369,11 +371,7 @@ public static class LedgerStore
     private static async Task<decimal> MeasureAsync(DbConnection c, DbTransaction? tx, Guid tenantId, Account a, ProgramSettings settings,
         DateTimeOffset at, CancellationToken ct)
     {
-        if (settings.TierMeasure == TierMeasure.Spend)
-        {
-            // Spend-based tiers need order totals, which the rule engine's branch extracts; until then spend counts nothing.
-            return 0;
-        }
+        if (settings.TierMeasure == TierMeasure.Spend) return Tiers.SpendMeasure(await SpendsAsync(c, tx, tenantId, a.CustomerId, settings, at, ct), settings, at);
 
         if (settings.TierPeriod is null) return a.LifetimeEarned;
         var since = settings.Subtract(at, settings.TierPeriod);
@@ -385,6 +383,29 @@ public static class LedgerStore
             """, tx);
         return Convert.ToDecimal(await cmd.With("@t", tenantId).With("@c", a.CustomerId).With("@l", a.Ledger).With("@since", since).With("@at", at)
             .ExecuteScalarAsync(ct), CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>The totals of the customer's orders and transactions received in the tier window ending at <paramref name="at"/>.</summary>
+    private static async Task<List<Spend>> SpendsAsync(DbConnection c, DbTransaction? tx, Guid tenantId, Guid customerId, ProgramSettings settings,
+        DateTimeOffset at, CancellationToken ct)
+    {
+        var since = settings.TierPeriod is null ? DateTimeOffset.UnixEpoch : settings.Subtract(at, settings.TierPeriod);
+        await using var cmd = c.Command(
+            """
+            SELECT type, payload, received_at FROM events
+            WHERE tenant_id = @t AND customer_id = @c AND type IN ('order', 'transaction') AND received_at > @since AND received_at <= @at
+            """, tx);
+        await using var r = await cmd.With("@t", tenantId).With("@c", customerId).With("@since", since).With("@at", at).ExecuteReaderAsync(ct);
+        var spends = new List<Spend>();
+        while (await r.ReadAsync(ct))
+        {
+            var total = r.GetString(0) == "order"
+                ? JsonSerializer.Deserialize<OrderEvent>(r.GetString(1), TallyJson.Options)?.Order?.Total
+                : JsonSerializer.Deserialize<TransactionEvent>(r.GetString(1), TallyJson.Options)?.Transaction?.Total;
+            if (total is { } amount) spends.Add(new Spend(r.GetInstant(2), amount));
+        }
+
+        return spends;
     }
 
     private static async Task QueuePointsEventAsync(DbConnection c, DbTransaction tx, Guid tenantId, Posting posting, long previous, string? campaign,

@@ -473,6 +473,123 @@ public abstract class LedgerApiTests<TApp>(TApp app) : IClassFixture<TApp>
     }
 
     [Fact]
+    public async Task A_spend_based_tier_counts_order_totals_at_the_next_movement()
+    {
+        await Program(new
+        {
+            tiers = new[] { new { name = "Bronze", threshold = 0 }, new { name = "Gold", threshold = 500 } },
+            tierBasis = new { measure = "spend", period = "lifetime" },
+        });
+        var (_, customer) = await NewCustomer();
+        var order = new { order = new { orderId = "o-1", total = 620.5m }, eventId = Guid.NewGuid(), customerId = customer };
+        Assert.Equal(HttpStatusCode.OK, (await api.PostJson("/api/v1/events/orders", order)).Status);
+
+        await api.Adjust(customer, 1, create: false);
+
+        var (_, view) = await api.GetJson($"/api/v1/customers/{customer}");
+        Assert.Equal("Gold", (string?)view!["tier"]);
+        await Program(new { });
+    }
+
+    [Fact]
+    public async Task After_every_kind_of_movement_balance_and_pending_are_the_sums_of_the_entries()
+    {
+        await Program(new { expiry = new { mode = "aging", after = "P20D" }, negativeBalance = "allow" });
+        var (tenant, a) = await NewCustomer();
+        var (_, b) = await NewCustomer();
+        var award = await Action(a);
+        Assert.True(await app.EarnAsync(tenant, a, award, 300));
+        Assert.True(await app.EarnAsync(tenant, a, await Action(a), 50, pendingFor: "P3D"));
+        await api.Adjust(a, 40, create: false);
+        await api.Adjust(b, 15, create: false);
+        var redemption = Guid.NewGuid();
+        await api.PostJson("/api/v1/events/redemptions", Api.Redemption(a, 120, redemption));
+        await api.Processed(redemption);
+        await api.PostJson($"/api/v1/customers/{a}/transfers", new { toCustomerId = b, points = 60 });
+        await api.PostJson($"/api/v1/events/{redemption}/reversal", new { points = 20 });
+        await api.PostJson($"/api/v1/events/{award}/reversal", new { points = 250 });
+        await Advance("P5D");
+        await api.PostJson($"/api/v1/customers/{a}/adjustments", new { points = -5, reason = "fix" });
+        await Advance("P16D");
+
+        foreach (var customer in new[] { a, b })
+        {
+            var (_, ledger) = await api.GetJson($"/api/v1/customers/{customer}/ledger?limit=500");
+            var items = ledger!["items"]!.AsArray();
+            var balance = await BalanceOf(customer);
+            Assert.Equal((long)balance["balance"]!, items.Sum(e => (long)e!["points"]!));
+            Assert.Equal((long)balance["pending"]!, items.Sum(e => (long)e!["pendingPoints"]!));
+        }
+
+        await Program(new { });
+    }
+
+    [Fact]
+    public async Task A_tier_whose_measure_still_holds_at_the_period_end_is_renewed_without_a_reminder()
+    {
+        await Program(new
+        {
+            tiers = new[] { new { name = "Silver", threshold = 0 }, new { name = "Gold", threshold = 100 } },
+            tierBasis = new { measure = "points", period = "P1M" },
+            reminders = new { tierDowngradeBefore = "P7D" },
+        });
+        var (_, customer) = await NewCustomer();
+        await api.Adjust(customer, 150, create: false);
+        await Advance("P20D");
+        await api.Adjust(customer, 150, create: false);
+        await Advance("P12D");
+
+        var types = await ActivityTypes(customer);
+        Assert.Contains("tierRenewed", types);
+        Assert.DoesNotContain("tierDowngradeReminder", types);
+        var (_, view) = await api.GetJson($"/api/v1/customers/{customer}");
+        Assert.Equal("Gold", (string?)view!["tier"]);
+        await Program(new { });
+    }
+
+    [Fact]
+    public async Task Bad_ledger_requests_are_400s_naming_the_field_and_unknown_customers_404s()
+    {
+        var (_, customer) = await NewCustomer();
+        var badAsOf = await api.GetJson($"/api/v1/customers/{customer}/balance?asOf=yesterday");
+        Assert.Equal(HttpStatusCode.BadRequest, badAsOf.Status);
+        Assert.Equal(HttpStatusCode.NotFound, (await api.GetJson($"/api/v1/customers/{Guid.NewGuid()}/balance")).Status);
+        Assert.Equal(HttpStatusCode.NotFound, (await api.GetJson($"/api/v1/customers/{Guid.NewGuid()}/activity")).Status);
+
+        var (status, body) = await api.PostJson($"/api/v1/customers/{customer}/transfers", new { toCustomerId = "nope", points = 0 });
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        var paths = body!["errors"]!.AsArray().Select(e => (string?)e!["path"]).ToHashSet();
+        Assert.Equal(new HashSet<string?> { "$.toCustomerId", "$.points" }, paths);
+
+        var toNobody = await api.PostJson($"/api/v1/customers/{customer}/transfers", new { toCustomerId = Guid.NewGuid(), points = 1 });
+        Assert.Equal(HttpStatusCode.NotFound, toNobody.Status);
+        Assert.Equal(HttpStatusCode.NotFound, (await api.PostJson($"/api/v1/events/{Guid.NewGuid()}/reversal", new { })).Status);
+        Assert.Equal(HttpStatusCode.BadRequest, (await api.PostJson("/api/v1/test-clock", new { advanceBy = "P1D", now = DateTimeOffset.UtcNow })).Status);
+    }
+
+    [Fact]
+    public async Task The_period_end_is_still_scheduled_when_the_reminder_check_passed_without_a_reminder()
+    {
+        await Program(new
+        {
+            tiers = new[] { new { name = "Silver", threshold = 0 }, new { name = "Gold", threshold = 100 } },
+            tierBasis = new { measure = "points", period = "P1M" },
+            reminders = new { tierDowngradeBefore = "P7D" },
+        });
+        var (_, customer) = await NewCustomer();
+        await api.Adjust(customer, 150, create: false);
+        await Advance("P25D"); // the reminder check runs; the measure still holds Gold
+        Assert.DoesNotContain("tierDowngradeReminder", await ActivityTypes(customer));
+
+        await Advance("P10D"); // the period end: the upgrade's own earn is no longer in the window
+
+        var (_, view) = await api.GetJson($"/api/v1/customers/{customer}");
+        Assert.Equal("Silver", (string?)view!["tier"]);
+        Assert.Contains("tierDowngraded", await ActivityTypes(customer));
+        await Program(new { });
+    }
+
+    [Fact]
     public async Task Without_an_active_points_rule_a_balance_change_queues_no_points_event()
     {
         // A tenant of its own: the class's tenant may have a points rule from another test.

@@ -101,3 +101,34 @@ internal static class Wait
         }
     }
 }
+
+/// <summary>On a node without the event worker, accepted redemptions stay unapplied (reserved), so the test can hold them.</summary>
+public sealed class ReservedPointsOnSqlite : IAsyncLifetime
+{
+    private readonly TestStore store = TestStore.Create("sqlite");
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync() => await store.DisposeAsync();
+
+    [Fact]
+    public async Task Unapplied_redemptions_count_against_deductions_transfers_and_merges()
+    {
+        await using var server = await ServerProcess.StartAsync(store, runWorker: false);
+        var api = server.Api();
+        var (source, target) = (Guid.NewGuid(), Guid.NewGuid());
+        await api.Adjust(source, 50);
+        await api.Adjust(target, 5);
+        Assert.Equal(HttpStatusCode.OK, (await api.PostJson("/api/v1/events/redemptions", Api.Redemption(source, 40))).Status);
+
+        var (_, balance) = await api.GetJson($"/api/v1/customers/{source}/balance");
+        Assert.Equal(10, (long)balance!["balance"]!);
+        Assert.Equal(40, (long)balance["reserved"]!);
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, (await api.PostJson($"/api/v1/customers/{source}/adjustments", new { points = -11, reason = "x" })).Status);
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, (await api.PostJson($"/api/v1/customers/{source}/transfers", new { toCustomerId = target, points = 11 })).Status);
+        Assert.Equal(HttpStatusCode.Created, (await api.PostJson($"/api/v1/customers/{source}/transfers", new { toCustomerId = target, points = 10 })).Status);
+        var merge = await api.PostJson($"/api/v1/customers/{target}/merge", new { fromCustomerId = source });
+        Assert.Equal(HttpStatusCode.Conflict, merge.Status);
+        Assert.Equal("redemptions_pending", (string?)merge.Body!["code"]);
+    }
+}

@@ -143,9 +143,13 @@ public static class EventEndpoints
     {
         if (!Guid.TryParse(eventId, out var id)) return Problems.Validation("eventId", $"'{eventId}' is not a UUID.");
         var tenantId = http.Caller().TenantId;
-        var (found, trace) = await db.ReadAsync(async c => (await EventData.FindAsync(c, null, tenantId, id, ct), await RuleState.TraceAsync(c, null, tenantId, id, ct)), ct);
+        var rules = http.RequestServices.GetRequiredService<RuleProcessing>();
+        var (found, stored) = await db.ReadAsync(async c =>
+        {
+            var e = await EventData.FindAsync(c, null, tenantId, id, ct);
+            return (e, e is { } x ? await rules.TraceAsync(c, x.Event, ct) : null);
+        }, ct);
         if (found is not { } f) return Problems.NotFound($"Event {id}");
-        var stored = trace is null ? null : JsonSerializer.Deserialize<StoredTrace>(trace, Tally.TallyJson.Options);
         return TypedResults.Ok(new EventTrace(id, f.Event.CustomerId, EventData.Name(f.Event.Type), f.Event.Status, stored?.Rules ?? [], stored?.SkippedOutcomes ?? []));
     }
 

@@ -22,12 +22,49 @@ public sealed class RuleBook
     private readonly ConditionalWeakTable<ProcessingContext, HashSet<Guid>> checkedInBatch = [];
 
     /// <summary>The tenant's set for an event of this batch, reloaded inside the batch's transaction when it is stale.</summary>
-    public async Task<RuleSet> ForBatchAsync(ProcessingContext ctx, Guid tenantId, CancellationToken ct)
+    public async Task<RuleSet> ForBatchAsync(ProcessingContext ctx, Guid tenantId, CancellationToken ct) =>
+        (await ForBatchVersionAsync(ctx, tenantId, ct)).Set;
+
+    /// <summary>As <see cref="ForBatchAsync"/>, with the rule-set version the set was built from (0: no rules yet).</summary>
+    public async Task<(RuleSet Set, long Version)> ForBatchVersionAsync(ProcessingContext ctx, Guid tenantId, CancellationToken ct)
     {
         var seen = checkedInBatch.GetOrCreateValue(ctx);
-        if (seen.Contains(tenantId) && live.TryGetValue(tenantId, out var known)) return known.Set;
-        var set = await CurrentAsync(ctx.Connection, ctx.Tx, tenantId, ct);
+        if (seen.Contains(tenantId) && live.TryGetValue(tenantId, out var known)) return (known.Set, known.Version);
+        var version = await RuleData.SetVersionAsync(ctx.Connection, ctx.Tx, tenantId, ct);
         seen.Add(tenantId);
+        if (live.TryGetValue(tenantId, out known) && known.Version == version) return (known.Set, version);
+        if (version == 0) return (RuleSet.Empty, 0);
+        return (await LoadAsync(ctx.Connection, ctx.Tx, tenantId, version, ct), version);
+    }
+
+    private readonly ConcurrentDictionary<(Guid, long), RuleSet> snapshots = new();
+    private readonly ConcurrentDictionary<(Guid, Guid, int), CompiledRule?> versions = new();
+
+    /// <summary>
+    /// The tenant's rule set as it was at <paramref name="version"/>, rebuilt from the recorded snapshot and the
+    /// stored rule versions (kept in memory once built); null when the snapshot is unknown.
+    /// </summary>
+    public async Task<RuleSet?> AtVersionAsync(DbConnection c, Guid tenantId, long version, CancellationToken ct)
+    {
+        if (snapshots.TryGetValue((tenantId, version), out var cached)) return cached;
+        var members = await RuleData.SnapshotAsync(c, tenantId, version, ct);
+        if (members is null) return null;
+        var rules = new List<CompiledRule>();
+        foreach (var m in members)
+        {
+            if (!versions.TryGetValue((tenantId, m.RuleId, m.Version), out var rule))
+            {
+                var stored = await RuleData.GetVersionAsync(c, tenantId, m.RuleId, m.Version, ct);
+                rule = stored is null ? null : CompiledRule.Compile(m.RuleId.ToString(), m.Version, stored.Document).Rule;
+                versions[(tenantId, m.RuleId, m.Version)] = rule;
+            }
+
+            if (rule is not null) rules.Add(rule);
+        }
+
+        var set = RuleSet.Build(rules);
+        if (snapshots.Count > 256) snapshots.Clear();
+        snapshots[(tenantId, version)] = set;
         return set;
     }
 

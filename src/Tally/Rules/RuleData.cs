@@ -5,6 +5,9 @@ using Tally.Storage;
 namespace Tally.Rules;
 
 /// <summary>A stored rule: its current version's document (the text as posted) and the columns lists filter on.</summary>
+/// <summary>One rule at one version: a member of a published rule set.</summary>
+public sealed record RuleRef(Guid RuleId, int Version);
+
 public sealed record StoredRule(
     Guid RuleId, int Version, string Status, string EventType, string? Campaign, string Name, int Priority, string Document,
     DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt);
@@ -79,14 +82,33 @@ public static class RuleData
         await cmd.With("@t", tenantId).With("@r", ruleId).With("@v", version).With("@d", json).With("@now", now).ExecuteNonQueryAsync(ct);
     }
 
+    /// <summary>
+    /// Bumps the tenant's rule-set version and records which rule versions make up the new set, so the trace of
+    /// an event assessed against it can be worked out again later (see <see cref="SnapshotAsync"/>).
+    /// </summary>
     private static async Task BumpAsync(DbConnection c, DbTransaction tx, Guid tenantId, CancellationToken ct)
     {
-        await using var cmd = c.Command(
-            "INSERT INTO rule_sets (tenant_id, version) VALUES (@t, 1) ON CONFLICT (tenant_id) DO UPDATE SET version = rule_sets.version + 1", tx);
-        await cmd.With("@t", tenantId).ExecuteNonQueryAsync(ct);
+        long version;
+        await using (var cmd = c.Command(
+            "INSERT INTO rule_sets (tenant_id, version) VALUES (@t, 1) ON CONFLICT (tenant_id) DO UPDATE SET version = rule_sets.version + 1 RETURNING version", tx))
+        {
+            version = Convert.ToInt64(await cmd.With("@t", tenantId).ExecuteScalarAsync(ct), System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        var members = (await ListAsync(c, tx, tenantId, null, null, null, withArchived: false, ct)).Select(r => new RuleRef(r.RuleId, r.Version)).ToList();
+        await using var snapshot = c.Command("INSERT INTO rule_set_snapshots (tenant_id, version, rules) VALUES (@t, @v, @rules)", tx);
+        await snapshot.With("@t", tenantId).With("@v", version).With("@rules", JsonSerializer.Serialize(members, TallyJson.Options)).ExecuteNonQueryAsync(ct);
     }
 
-    /// <summary>The tenant's rule-set version: 0 before its first publish.</summary>
+    /// <summary>The rule versions that made up the tenant's rule set at <paramref name="version"/>; null when unknown.</summary>
+    public static async Task<IReadOnlyList<RuleRef>?> SnapshotAsync(DbConnection c, Guid tenantId, long version, CancellationToken ct)
+    {
+        await using var cmd = c.Command("SELECT rules FROM rule_set_snapshots WHERE tenant_id = @t AND version = @v");
+        return await cmd.With("@t", tenantId).With("@v", version).ExecuteScalarAsync(ct) is string json
+            ? JsonSerializer.Deserialize<List<RuleRef>>(json, TallyJson.Options)
+            : null;
+    }
+
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<Guid, (long Version, bool Has)> PointsRulesByTenant = new();
 
     /// <summary>
@@ -104,6 +126,7 @@ public static class RuleData
         return has;
     }
 
+    /// <summary>The tenant's rule-set version: 0 before its first publish.</summary>
     public static async Task<long> SetVersionAsync(DbConnection c, DbTransaction? tx, Guid tenantId, CancellationToken ct)
     {
         await using var cmd = c.Command("SELECT version FROM rule_sets WHERE tenant_id = @t", tx);

@@ -334,6 +334,15 @@ public static class Migrations
         ALTER TABLE customers ADD COLUMN calendar_planned {bool} NOT NULL DEFAULT {false};
         CREATE INDEX customers_calendar_unplanned ON customers (tenant_id, customer_id) WHERE calendar_planned = {false};
         """),
+        (5, "rule-set snapshots (traces are worked out again on demand)",
+        """
+        CREATE TABLE rule_set_snapshots (
+            tenant_id {id} NOT NULL,
+            version BIGINT NOT NULL,
+            rules {json} NOT NULL,
+            PRIMARY KEY (tenant_id, version)
+        );
+        """),
     ];
 
     public static int Latest => Steps[^1].Version;

@@ -115,6 +115,32 @@ public abstract class RuleApiTests<TApp>(TApp app) : IClassFixture<TApp>
     }
 
     [Fact]
+    public async Task A_trace_shows_the_rule_versions_and_customer_state_of_its_assessment_after_the_rule_changed()
+    {
+        var ns = Ns();
+        var ruleId = await api.Create(Rule("action", OnNameSpace(ns, """{"field": "action.count", "op": "gte", "value": 2}"""),
+            """[{"type": "points", "points": 7}]"""));
+        var customer = Guid.NewGuid();
+        var e = await api.Post("actions", Action(customer, ns, count: 3));
+        await api.ProcessedOk(e);
+
+        // The rule is raised to 5, then archived; the customer earns more. None of it rewrites the earlier assessment.
+        var (put, _) = await api.SendJson(HttpMethod.Put, $"/api/v1/rules/{ruleId}",
+            Rule("action", OnNameSpace(ns, """{"field": "action.count", "op": "gte", "value": 5}"""), """[{"type": "points", "points": 70}]"""));
+        Assert.Equal(HttpStatusCode.OK, put);
+        await api.Adjust(customer, 100, create: false);
+        using var archive = new HttpRequestMessage(HttpMethod.Delete, $"/api/v1/rules/{ruleId}");
+        Assert.Equal(HttpStatusCode.OK, (await api.SendRequest(archive)).Status);
+
+        var (_, trace) = await api.GetJson($"/api/v1/events/{e}/trace");
+        var rule = trace!["trace"]!.AsArray().Single(r => (string?)r!["ruleId"] == ruleId)!;
+        Assert.Equal(1, (int)rule["version"]!);
+        Assert.True((bool)rule["matched"]!);
+        Assert.Contains(rule["conditions"]!.AsArray(), c => (string?)c!["path"] == "action.count" && (int)c["actual"]! == 3 && (bool)c["result"]!);
+        Assert.Equal(7, (long)rule["outcomes"]!.AsArray().Single()!["decision"]!["points"]!);
+    }
+
+    [Fact]
     public async Task Spend_rules_see_orders_and_transactions_and_lifetime_value_counts_both()
     {
         var ns = Ns();

@@ -5,13 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-20}; conns=${2:-64}; port=${TALLY_BENCH_PORT:-5181}
-work=$(mktemp -d)
-dotnet publish src/Tally.Server -c Release -o "$work/app" -v q -nologo >/dev/null
-TALLY_DATA_DIR="$work/data" TALLY_BOOTSTRAP_API_KEY=bench-key Logging__LogLevel__Default=Warning \
-  dotnet "$work/app/Tally.Server.dll" --urls "http://127.0.0.1:$port" >"$work/server.log" 2>&1 &
-pid=$!
-trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$work"' EXIT
-for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.2; done
+. bench/server.sh
 
 wrk -t1 -c"$conns" -d3s -s bench/ingest.lua "http://127.0.0.1:$port/api/v1/events/actions" >/dev/null
 wrk -t1 -c"$conns" -d"${secs}s" --latency -s bench/ingest.lua "http://127.0.0.1:$port/api/v1/events/actions" | tee "$work/wrk.txt"

@@ -5,13 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target=${1:-1000000}; conns=${2:-64}; port=${TALLY_BENCH_PORT:-5184}
-work=$(mktemp -d)
-dotnet publish src/Tally.Server -c Release -o "$work/app" -v q -nologo >/dev/null
-TALLY_DATA_DIR="$work/data" TALLY_BOOTSTRAP_API_KEY=bench-key Logging__LogLevel__Default=Warning \
-  dotnet "$work/app/Tally.Server.dll" --urls "http://127.0.0.1:$port" >"$work/server.log" 2>&1 &
-pid=$!
-trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$work"' EXIT
-for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.2; done
+. bench/server.sh
 
 total=0; errors=0; start=$(date +%s)
 while [ "$total" -lt "$target" ]; do

@@ -225,7 +225,7 @@ public static class CustomerEndpoints
         string customerId, int? limit, string? cursor, HttpContext http, Database db, CancellationToken ct)
     {
         if (!TryId(customerId, out var id, out var bad)) return bad;
-        if (!TryPaging(limit, cursor, out var n, out var before, out bad)) return bad;
+        if (!Paging.TryRead(limit, cursor, out var n, out var before, out bad)) return bad;
         var tenantId = http.Caller().TenantId;
         var page = await db.ReadAsync(async c =>
             await CustomerData.GetAsync(c, null, tenantId, id, ct) is null ? null : await LedgerData.ListAsync(c, tenantId, id, n, before, ct), ct);
@@ -236,7 +236,7 @@ public static class CustomerEndpoints
         string customerId, int? limit, string? cursor, HttpContext http, Database db, CancellationToken ct)
     {
         if (!TryId(customerId, out var id, out var bad)) return bad;
-        if (!TryPaging(limit, cursor, out var n, out var before, out bad)) return bad;
+        if (!Paging.TryRead(limit, cursor, out var n, out var before, out bad)) return bad;
         var tenantId = http.Caller().TenantId;
         var page = await db.ReadAsync(async c =>
             await CustomerData.GetAsync(c, null, tenantId, id, ct) is null ? null : await EventData.ListAsync(c, tenantId, id, n, before, ct), ct);
@@ -248,28 +248,6 @@ public static class CustomerEndpoints
         problem = null!;
         if (Guid.TryParse(value, out id)) return true;
         problem = Problems.Validation("customerId", $"'{value}' is not a UUID.");
-        return false;
-    }
-
-    private static bool TryPaging(int? limit, string? cursor, out int n, out long? before, out ProblemHttpResult problem)
-    {
-        problem = null!;
-        n = limit ?? 50;
-        before = null;
-        if (n is < 1 or > 500)
-        {
-            problem = Problems.Validation("limit", "Between 1 and 500.");
-            return false;
-        }
-
-        if (string.IsNullOrEmpty(cursor)) return true;
-        if (long.TryParse(cursor, NumberStyles.None, CultureInfo.InvariantCulture, out var position))
-        {
-            before = position;
-            return true;
-        }
-
-        problem = Problems.Validation("cursor", "Not a cursor this API returned.");
         return false;
     }
 }

@@ -75,7 +75,7 @@ public static class SegmentEndpoints
     private static async Task<Results<Ok<PageView<MemberView>>, ProblemHttpResult>> Members(
         string name, int? limit, string? cursor, HttpContext http, Database db, CancellationToken ct)
     {
-        if (!TryPaging(limit, cursor, out var n, out var before, out var bad)) return bad;
+        if (!Paging.TryRead(limit, cursor, out var n, out var before, out var bad)) return bad;
         var tenantId = http.Caller().TenantId;
         var page = await db.ReadAsync(async c =>
             await SegmentData.GetAsync(c, null, tenantId, name, ct) is null ? null : await SegmentData.MembersAsync(c, tenantId, name, n, before, ct), ct);
@@ -114,32 +114,10 @@ public static class SegmentEndpoints
         Func<System.Data.Common.DbConnection, Guid, Guid, int, long?, Task<PageView<T>>> list, CancellationToken ct)
     {
         if (!Guid.TryParse(customerId, out var id)) return Problems.Validation("customerId", $"'{customerId}' is not a UUID.");
-        if (!TryPaging(limit, cursor, out var n, out var before, out var bad)) return bad;
+        if (!Paging.TryRead(limit, cursor, out var n, out var before, out var bad)) return bad;
         var tenantId = http.Caller().TenantId;
         var page = await db.ReadAsync(async c =>
             await CustomerData.GetAsync(c, null, tenantId, id, ct) is null ? null : await list(c, tenantId, id, n, before), ct);
         return page is null ? Problems.NotFound($"Customer {id}") : TypedResults.Ok(page);
-    }
-
-    private static bool TryPaging(int? limit, string? cursor, out int n, out long? before, out ProblemHttpResult problem)
-    {
-        problem = null!;
-        n = limit ?? 50;
-        before = null;
-        if (n is < 1 or > 500)
-        {
-            problem = Problems.Validation("limit", "Between 1 and 500.");
-            return false;
-        }
-
-        if (string.IsNullOrEmpty(cursor)) return true;
-        if (long.TryParse(cursor, NumberStyles.None, CultureInfo.InvariantCulture, out var position))
-        {
-            before = position;
-            return true;
-        }
-
-        problem = Problems.Validation("cursor", "Not a cursor this API returned.");
-        return false;
     }
 }

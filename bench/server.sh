@@ -1,0 +1,9 @@
+# Sourced by the bench scripts: publishes the server into a temporary folder and starts it on the embedded
+# store with the bench key, on 127.0.0.1:$port; sets $work and $pid, and stops and cleans up on exit.
+work=$(mktemp -d)
+dotnet publish src/Tally.Server -c Release -o "$work/app" -v q -nologo >/dev/null
+TALLY_DATA_DIR="$work/data" TALLY_BOOTSTRAP_API_KEY=bench-key Logging__LogLevel__Default=Warning \
+  dotnet "$work/app/Tally.Server.dll" --urls "http://127.0.0.1:$port" >"$work/server.log" 2>&1 &
+pid=$!
+trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$work"' EXIT
+for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.2; done

@@ -30,7 +30,11 @@ public enum LoyaltyEventType
 public sealed record LedgerEvent
 {
     public required Guid EventId { get; init; }
+    /// <summary>Kept in the outbox's <c>data</c> by its name (<see cref="TypeName"/>), never as a number.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
     public required LoyaltyEventType Type { get; init; }
+
+    [System.Text.Json.Serialization.JsonPropertyName("type")]
     public string TypeName => JsonNamingPolicy.CamelCase.ConvertName(Type.ToString());
     public required Guid CustomerId { get; init; }
     public string Ledger { get; init; } = Account.MainLedger;

@@ -230,6 +230,8 @@ public abstract class LedgerApiTests<TApp>(TApp app) : IClassFixture<TApp>
         Assert.Equal(30, (long)body!["balanceAfter"]!);
 
         Assert.Equal(["manualPointsAdjustment", "customerAdded"], await ActivityTypes(customer));
+        var (_, activity) = await api.GetJson($"/api/v1/customers/{customer}/activity");
+        Assert.Equal("manualPointsAdjustment", (string?)activity!["items"]![0]!["data"]!["type"]); // by name, never a number
         await api.SendJson(HttpMethod.Patch, $"/api/v1/customers/{customer}", new { lastName = "Changed" });
         Assert.Equal("customerUpdated", (await ActivityTypes(customer))[0]);
         var (_, events) = await api.GetJson($"/api/v1/customers/{customer}/events");

@@ -82,7 +82,13 @@ public static class EventData
     /// </summary>
     public static async Task<IngestedEvent> IngestAsync(DbConnection c, DbTransaction tx, NewEvent e, CancellationToken ct, bool customerKnown = false)
     {
-        if (!customerKnown) await CustomerData.EnsureAsync(c, tx, e.TenantId, e.CustomerId, e.ReceivedAt, ct);
+        if (!customerKnown && await CustomerData.EnsureAsync(c, tx, e.TenantId, e.CustomerId, e.ReceivedAt, ct))
+        {
+            // The event introduced the customer: the loyalty event says so, in the same transaction.
+            await Ledger.LedgerStore.RecordOtherAsync(c, tx, e.TenantId, e.CustomerId, DerivedId(e.TenantId, $"customerAdded:{e.CustomerId:N}"), "customerAdded",
+                JsonSerializer.Serialize(new { type = "customerAdded", customerId = e.CustomerId, causingEventId = e.EventId, at = e.ReceivedAt }, TallyJson.Options),
+                e.ReceivedAt, ct);
+        }
         return await InsertAsync(c, tx, e, null, ct) ? new IngestedEvent(e.EventId, e.CustomerId, e.Type, false, null) : await ExistingAsync(c, tx, e, ct);
     }
 

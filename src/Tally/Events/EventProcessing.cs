@@ -33,11 +33,28 @@ public sealed class EventProcessor(RuleProcessing rules)
             case EventType.Redemption:
                 await ApplyRedemptionAsync(ctx, e, ct);
                 break;
+            case EventType.Order or EventType.Transaction:
+                await RecordTransactionAddedAsync(ctx, e, ct);
+                await rules.ProcessAsync(ctx, e, ct);
+                break;
             default:
                 // Action, order, transaction, calendar and points events are assessed against the tenant's live rules.
                 await rules.ProcessAsync(ctx, e, ct);
                 break;
         }
+    }
+
+    /// <summary>The seed's <c>transactionAdded</c> loyalty event for an order or card transaction; its id derives from the event, so a replay records it once.</summary>
+    private static Task RecordTransactionAddedAsync(ProcessingContext ctx, StoredEvent e, CancellationToken ct)
+    {
+        using var doc = JsonDocument.Parse(e.Payload);
+        var detail = doc.RootElement.TryGetProperty(e.Type == EventType.Order ? "order" : "transaction", out var d) ? d : default;
+        var total = detail.ValueKind == JsonValueKind.Object && detail.TryGetProperty("total", out var t) && t.ValueKind == JsonValueKind.Number ? t.GetDecimal() : (decimal?)null;
+        var data = JsonSerializer.Serialize(
+            new { type = "transactionAdded", customerId = e.CustomerId, causingEventId = e.EventId, kind = EventData.Name(e.Type), total, at = e.ReceivedAt },
+            TallyJson.Options);
+        return LedgerStore.RecordOtherAsync(ctx.Connection, ctx.Tx, e.TenantId, e.CustomerId, EventData.DerivedId(e.TenantId, $"transactionAdded:{e.EventId:N}"),
+            "transactionAdded", data, ctx.Now, ct);
     }
 
     private static async Task ApplyRedemptionAsync(ProcessingContext ctx, StoredEvent e, CancellationToken ct)

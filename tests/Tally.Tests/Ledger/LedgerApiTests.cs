@@ -592,6 +592,23 @@ public abstract class LedgerApiTests<TApp>(TApp app) : IClassFixture<TApp>
     }
 
     [Fact]
+    public async Task An_order_that_introduces_a_customer_records_customerAdded_then_transactionAdded_once()
+    {
+        var customer = Guid.NewGuid();
+        var eventId = Guid.NewGuid();
+        var order = new { order = new { orderId = "o-9", total = 42.5m }, eventId, customerId = customer };
+        Assert.Equal(HttpStatusCode.OK, (await api.PostJson("/api/v1/events/orders", order)).Status);
+        await api.Processed(eventId);
+        Assert.Equal(HttpStatusCode.OK, (await api.PostJson("/api/v1/events/orders", order)).Status); // a replay adds nothing
+
+        Assert.Equal(["transactionAdded", "customerAdded"], await ActivityTypes(customer));
+        var (_, activity) = await api.GetJson($"/api/v1/customers/{customer}/activity");
+        var added = activity!["items"]![0]!["data"]!;
+        Assert.Equal(42.5m, (decimal)added["total"]!);
+        Assert.Equal(eventId, (Guid)added["causingEventId"]!);
+    }
+
+    [Fact]
     public async Task Without_an_active_points_rule_a_balance_change_queues_no_points_event()
     {
         // A tenant of its own: the class's tenant may have a points rule from another test.

@@ -49,25 +49,23 @@ public static class LedgerStore
 
     // ---- program settings ----
 
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<Guid, (int Version, ProgramSettings Settings)> SettingsByTenant = new();
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<Guid, (string Json, ProgramSettings Settings)> SettingsByTenant = new();
 
-    /// <summary>The tenant's program: one read of its version, and the JSON read and parsed only when the version changed.</summary>
+    /// <summary>
+    /// The tenant's program. Parsing (and validating) the JSON is the costly part, so the parsed settings are kept per
+    /// tenant and reused while the stored text is the same: keyed by content, a rolled-back change can never leave a
+    /// wrong entry behind.
+    /// </summary>
     public static async Task<(ProgramSettings Settings, int Version)> SettingsAsync(DbConnection c, DbTransaction? tx, Guid tenantId, CancellationToken ct)
     {
-        await using (var version = c.Command("SELECT version FROM program_settings WHERE tenant_id = @t", tx))
-        {
-            var v = await version.With("@t", tenantId).ExecuteScalarAsync(ct);
-            if (v is null or DBNull) return (ProgramSettings.Default, 0);
-            if (SettingsByTenant.TryGetValue(tenantId, out var known) && known.Version == Convert.ToInt32(v, CultureInfo.InvariantCulture))
-                return (known.Settings, known.Version);
-        }
-
         await using var cmd = c.Command("SELECT json, version FROM program_settings WHERE tenant_id = @t", tx);
         await using var r = await cmd.With("@t", tenantId).ExecuteReaderAsync(ct);
         if (!await r.ReadAsync(ct)) return (ProgramSettings.Default, 0);
-        var parsed = ProgramSettings.Parse(r.GetString(0));
+        var json = r.GetString(0);
+        if (SettingsByTenant.TryGetValue(tenantId, out var known) && string.Equals(known.Json, json, StringComparison.Ordinal)) return (known.Settings, r.GetInt32(1));
+        var parsed = ProgramSettings.Parse(json);
         var settings = parsed.Settings ?? throw new InvalidOperationException($"Stored program of tenant {tenantId} no longer parses.");
-        SettingsByTenant[tenantId] = (r.GetInt32(1), settings);
+        SettingsByTenant[tenantId] = (json, settings);
         return (settings, r.GetInt32(1));
     }
 

@@ -21,20 +21,17 @@ public sealed class RuleBook
     // Tenants whose version was already compared within one worker batch (the context is new per batch).
     private readonly ConditionalWeakTable<ProcessingContext, HashSet<Guid>> checkedInBatch = [];
 
-    /// <summary>The tenant's set for an event of this batch, reloaded inside the batch's transaction when it is stale.</summary>
-    public async Task<RuleSet> ForBatchAsync(ProcessingContext ctx, Guid tenantId, CancellationToken ct) =>
-        (await ForBatchVersionAsync(ctx, tenantId, ct)).Set;
-
-    /// <summary>As <see cref="ForBatchAsync"/>, with the rule-set version the set was built from (0: no rules yet).</summary>
-    public async Task<(RuleSet Set, long Version)> ForBatchVersionAsync(ProcessingContext ctx, Guid tenantId, CancellationToken ct)
+    /// <summary>
+    /// The tenant's set for an event of this batch, with the rule-set version it was built from (0: no rules yet);
+    /// compared with the database once per batch, inside the batch's transaction, and reloaded when stale.
+    /// </summary>
+    public async Task<(RuleSet Set, long Version)> ForBatchAsync(ProcessingContext ctx, Guid tenantId, CancellationToken ct)
     {
         var seen = checkedInBatch.GetOrCreateValue(ctx);
         if (seen.Contains(tenantId) && live.TryGetValue(tenantId, out var known)) return (known.Set, known.Version);
-        var version = await RuleData.SetVersionAsync(ctx.Connection, ctx.Tx, tenantId, ct);
+        var current = await CurrentWithVersionAsync(ctx.Connection, ctx.Tx, tenantId, ct);
         seen.Add(tenantId);
-        if (live.TryGetValue(tenantId, out known) && known.Version == version) return (known.Set, version);
-        if (version == 0) return (RuleSet.Empty, 0);
-        return (await LoadAsync(ctx.Connection, ctx.Tx, tenantId, version, ct), version);
+        return current;
     }
 
     private readonly ConcurrentDictionary<(Guid, long), RuleSet> snapshots = new();
@@ -46,6 +43,7 @@ public sealed class RuleBook
     /// </summary>
     public async Task<RuleSet?> AtVersionAsync(DbConnection c, Guid tenantId, long version, CancellationToken ct)
     {
+        if (live.TryGetValue(tenantId, out var current) && current.Version == version) return current.Set; // the usual case: a recent event
         if (snapshots.TryGetValue((tenantId, version), out var cached)) return cached;
         var members = await RuleData.SnapshotAsync(c, tenantId, version, ct);
         if (members is null) return null;
@@ -56,6 +54,7 @@ public sealed class RuleBook
             {
                 var stored = await RuleData.GetVersionAsync(c, tenantId, m.RuleId, m.Version, ct);
                 rule = stored is null ? null : CompiledRule.Compile(m.RuleId.ToString(), m.Version, stored.Document).Rule;
+                if (versions.Count > 20_000) versions.Clear();
                 versions[(tenantId, m.RuleId, m.Version)] = rule;
             }
 
@@ -69,12 +68,15 @@ public sealed class RuleBook
     }
 
     /// <summary>The tenant's set as of now: one read of its version, a reload only when it changed.</summary>
-    public async Task<RuleSet> CurrentAsync(DbConnection c, DbTransaction? tx, Guid tenantId, CancellationToken ct)
+    public async Task<RuleSet> CurrentAsync(DbConnection c, DbTransaction? tx, Guid tenantId, CancellationToken ct) =>
+        (await CurrentWithVersionAsync(c, tx, tenantId, ct)).Set;
+
+    private async Task<(RuleSet Set, long Version)> CurrentWithVersionAsync(DbConnection c, DbTransaction? tx, Guid tenantId, CancellationToken ct)
     {
         var version = await RuleData.SetVersionAsync(c, tx, tenantId, ct);
-        if (live.TryGetValue(tenantId, out var known) && known.Version == version) return known.Set;
-        if (version == 0) return RuleSet.Empty;
-        return await LoadAsync(c, tx, tenantId, version, ct);
+        if (live.TryGetValue(tenantId, out var known) && known.Version == version) return (known.Set, version);
+        if (version == 0) return (RuleSet.Empty, 0);
+        return (await LoadAsync(c, tx, tenantId, version, ct), version);
     }
 
     public Task<RuleSet> CurrentAsync(Database db, Guid tenantId, CancellationToken ct) => db.ReadAsync(c => CurrentAsync(c, null, tenantId, ct), ct);

@@ -56,7 +56,7 @@ public sealed class RuleProcessing(RuleBook book)
 
     public async Task ProcessAsync(ProcessingContext ctx, StoredEvent e, CancellationToken ct)
     {
-        var (set, setVersion) = await book.ForBatchVersionAsync(ctx, e.TenantId, ct);
+        var (set, setVersion) = await book.ForBatchAsync(ctx, e.TenantId, ct);
         if (set.Rules.Count == 0) return;
         var body = ReadBody(e);
         if (body is null || !set.Considers(body)) return;

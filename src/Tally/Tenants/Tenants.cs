@@ -36,40 +36,32 @@ public sealed class TenantDirectory(Database db, TimeProvider clock)
         }, ct);
 
     /// <summary>Creates a tenant with its first key.</summary>
-    public async Task<IssuedKey> CreateTenantAsync(string name, KeyRole role, string? apiKey, bool withSecret, CancellationToken ct)
-    {
-        var tenantId = Guid.CreateVersion7(clock.GetUtcNow());
-        await using var c = await db.OpenAsync(ct);
-        await using var tx = await c.BeginTransactionAsync(ct);
-        await using (var cmd = c.Command("INSERT INTO tenants (tenant_id, name, created_at) VALUES (@t, @n, @at)", tx))
-        {
-            await cmd.With("@t", tenantId).With("@n", name).With("@at", clock.GetUtcNow()).ExecuteNonQueryAsync(ct);
-        }
-
-        var key = await InsertKeyAsync(c, tx, tenantId, role, apiKey, withSecret, name, ct);
-        await tx.CommitAsync(ct);
-        return key;
-    }
+    public async Task<IssuedKey> CreateTenantAsync(string name, KeyRole role, string? apiKey, bool withSecret, CancellationToken ct) =>
+        (await CreateAsync(name, role, apiKey, withSecret, onlyIfFirst: false, ct))!;
 
     /// <summary>
     /// Creates the first tenant unless one exists; null when one does. Safe when several nodes start on the same
     /// empty database at once: on PostgreSQL they take turns on an advisory lock, on SQLite the write lock.
     /// </summary>
-    public async Task<IssuedKey?> CreateFirstTenantAsync(string name, KeyRole role, string? apiKey, CancellationToken ct)
+    public Task<IssuedKey?> CreateFirstTenantAsync(string name, KeyRole role, string? apiKey, CancellationToken ct) =>
+        CreateAsync(name, role, apiKey, withSecret: false, onlyIfFirst: true, ct);
+
+    private async Task<IssuedKey?> CreateAsync(string name, KeyRole role, string? apiKey, bool withSecret, bool onlyIfFirst, CancellationToken ct)
     {
         var tenantId = Guid.CreateVersion7(clock.GetUtcNow());
         await using var c = await db.OpenAsync(ct);
         await using var tx = await c.BeginTransactionAsync(ct);
-        var take = db.Kind == StoreKind.Postgres
-            ? "SELECT pg_advisory_xact_lock(727275)"
-            : "UPDATE tenants SET name = name WHERE 0 = 1"; // a write: takes SQLite's write lock for the transaction
-        await using (var lockCmd = c.Command(take, tx))
+        if (onlyIfFirst)
         {
-            await lockCmd.ExecuteNonQueryAsync(ct);
-        }
+            var take = db.Kind == StoreKind.Postgres
+                ? "SELECT pg_advisory_xact_lock(727275)"
+                : "UPDATE tenants SET name = name WHERE 0 = 1"; // a write: takes SQLite's write lock for the transaction
+            await using (var lockCmd = c.Command(take, tx))
+            {
+                await lockCmd.ExecuteNonQueryAsync(ct);
+            }
 
-        await using (var count = c.Command("SELECT COUNT(*) FROM tenants", tx))
-        {
+            await using var count = c.Command("SELECT COUNT(*) FROM tenants", tx);
             if (Convert.ToInt64(await count.ExecuteScalarAsync(ct), System.Globalization.CultureInfo.InvariantCulture) > 0) return null;
         }
 
@@ -78,7 +70,7 @@ public sealed class TenantDirectory(Database db, TimeProvider clock)
             await cmd.With("@t", tenantId).With("@n", name).With("@at", clock.GetUtcNow()).ExecuteNonQueryAsync(ct);
         }
 
-        var key = await InsertKeyAsync(c, tx, tenantId, role, apiKey, false, name, ct);
+        var key = await InsertKeyAsync(c, tx, tenantId, role, apiKey, withSecret, name, ct);
         await tx.CommitAsync(ct);
         return key;
     }

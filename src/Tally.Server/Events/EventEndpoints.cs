@@ -78,7 +78,7 @@ public static class EventEndpoints
             (c, tx) => EventData.IngestAsync(c, tx, stored, CancellationToken.None, customerKnown), stored.LockOrder, ct);
         known.Remember(tenantId, customerId);
         if (accepted.Type != type) return EventIdTaken(accepted);
-        if (!accepted.IsExisting) services.GetRequiredService<EventSignal>().Notify();
+        if (accepted.Queued) services.GetRequiredService<EventSignal>().Notify();
         return TypedResults.Ok(new EventAccepted(accepted.EventId, accepted.CustomerId, tenantId, accepted.IsExisting));
     }
 
@@ -113,7 +113,7 @@ public static class EventEndpoints
 
         var accepted = answer.Accepted!;
         if (accepted.Type != EventType.Redemption) return EventIdTaken(accepted);
-        if (!accepted.IsExisting) services.GetRequiredService<EventSignal>().Notify();
+        if (accepted.Queued) services.GetRequiredService<EventSignal>().Notify();
         return TypedResults.Ok(new RedemptionAccepted(answer.StartingBalance, answer.PendingBalance, accepted.EventId, accepted.CustomerId, tenantId, accepted.IsExisting));
     }
 

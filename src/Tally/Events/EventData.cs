@@ -12,8 +12,14 @@ public sealed record NewEvent(Guid TenantId, Guid EventId, Guid CustomerId, Even
     public string LockOrder => $"{TenantId:N}{CustomerId:N}";
 }
 
-/// <summary>The answer to an ingested event; IsExisting when the eventId had been seen before.</summary>
-public sealed record IngestedEvent(Guid EventId, Guid CustomerId, EventType Type, bool IsExisting, string? Result);
+/// <summary>
+/// The answer to an ingested event; IsExisting when the eventId had been seen before; Queued when it now waits
+/// for the worker (false when nothing was stored, or it was stored as processed).
+/// </summary>
+public sealed record IngestedEvent(Guid EventId, Guid CustomerId, EventType Type, bool IsExisting, string? Result)
+{
+    public bool Queued { get; init; } = !IsExisting;
+}
 
 public enum RedemptionRefusal
 {
@@ -78,7 +84,9 @@ public static class EventData
 
     /// <summary>
     /// Stores an event for asynchronous processing, once per eventId; creates its customer if new (unless the
-    /// caller knows the customer's row is committed already).
+    /// caller knows the customer's row is committed already). An action that no active rule of the tenant
+    /// assesses (as of the rule-set version read in this transaction) has nothing to process: it is stored as
+    /// processed at once, so the worker neither reads nor rewrites it.
     /// </summary>
     public static async Task<IngestedEvent> IngestAsync(DbConnection c, DbTransaction tx, NewEvent e, CancellationToken ct, bool customerKnown = false)
     {
@@ -89,7 +97,8 @@ public static class EventData
                 JsonSerializer.Serialize(new { type = "customerAdded", customerId = e.CustomerId, causingEventId = e.EventId, at = e.ReceivedAt }, TallyJson.Options),
                 e.ReceivedAt, ct);
         }
-        return await InsertAsync(c, tx, e, null, ct) ? new IngestedEvent(e.EventId, e.CustomerId, e.Type, false, null) : await ExistingAsync(c, tx, e, ct);
+        var settled = e.Type == EventType.Action && !await Rules.RuleData.HasActiveRulesAsync(c, tx, e.TenantId, "action", ct);
+        return await InsertAsync(c, tx, e, null, ct, settled) ? new IngestedEvent(e.EventId, e.CustomerId, e.Type, false, null) { Queued = !settled } : await ExistingAsync(c, tx, e, ct);
     }
 
     /// <summary>
@@ -145,16 +154,18 @@ public static class EventData
         }
     }
 
-    private static async Task<bool> InsertAsync(DbConnection c, DbTransaction tx, NewEvent e, string? result, CancellationToken ct)
+    /// <summary>Inserts the event unless its id is taken: pending, or (<paramref name="settled"/>) processed when received.</summary>
+    private static async Task<bool> InsertAsync(DbConnection c, DbTransaction tx, NewEvent e, string? result, CancellationToken ct, bool settled = false)
     {
         var cmd = c.Prepared(
             """
-            INSERT INTO events (tenant_id, event_id, customer_id, type, name_space, payload, received_at, status, result)
-            VALUES (@t, @e, @c, @type, @ns, @payload, @at, 'pending', @result)
+            INSERT INTO events (tenant_id, event_id, customer_id, type, name_space, payload, received_at, status, result, processed_at)
+            VALUES (@t, @e, @c, @type, @ns, @payload, @at, @status, @result, @done)
             ON CONFLICT (tenant_id, event_id) DO NOTHING
             """, tx);
         return await cmd.With("@t", e.TenantId).With("@e", e.EventId).With("@c", e.CustomerId).With("@type", Name(e.Type))
-            .With("@ns", e.NameSpace).With("@payload", e.Payload).With("@at", e.ReceivedAt).With("@result", result)
+            .With("@ns", e.NameSpace).With("@payload", e.Payload).With("@at", e.ReceivedAt)
+            .With("@status", settled ? EventStatus.Processed : EventStatus.Pending).With("@result", result).With("@done", settled ? e.ReceivedAt : null)
             .ExecuteNonQueryAsync(ct) > 0;
     }
 

@@ -109,27 +109,37 @@ public static class RuleData
             : null;
     }
 
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<Guid, (long Version, bool Has)> PointsRulesByTenant = new();
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<Guid, (long Version, HashSet<string> Types)> ActiveTypesByTenant = new();
 
     /// <summary>
-    /// Whether the tenant has an active <c>points</c> rule, as of its current rule-set version (one small read;
-    /// the answer is kept per version). The ledger queues a <c>points</c> event for a balance change only then:
-    /// without such a rule the event would be stored and processed to assess nothing.
+    /// Whether the tenant has an active <c>points</c> rule, as of its current rule-set version. The ledger queues a
+    /// <c>points</c> event for a balance change only then: without such a rule the event would be stored and
+    /// processed to assess nothing.
     /// </summary>
-    public static async Task<bool> HasActivePointsRulesAsync(DbConnection c, DbTransaction? tx, Guid tenantId, CancellationToken ct)
+    public static Task<bool> HasActivePointsRulesAsync(DbConnection c, DbTransaction? tx, Guid tenantId, CancellationToken ct) =>
+        HasActiveRulesAsync(c, tx, tenantId, "points", ct);
+
+    /// <summary>
+    /// Whether the tenant has an active rule for events of <paramref name="eventType"/> (a rule document's
+    /// <c>eventType</c>), as of its current rule-set version read in the caller's transaction: one small read, the
+    /// answer kept per version. A rule's activeFrom/activeTo are not looked at: a rule not yet active still counts.
+    /// </summary>
+    public static async Task<bool> HasActiveRulesAsync(DbConnection c, DbTransaction? tx, Guid tenantId, string eventType, CancellationToken ct)
     {
         var version = await SetVersionAsync(c, tx, tenantId, ct);
-        if (PointsRulesByTenant.TryGetValue(tenantId, out var known) && known.Version == version) return known.Has;
-        await using var cmd = c.Command("SELECT COUNT(*) FROM rules WHERE tenant_id = @t AND event_type = 'points' AND status = 'active'", tx);
-        var has = Convert.ToInt64(await cmd.With("@t", tenantId).ExecuteScalarAsync(ct), System.Globalization.CultureInfo.InvariantCulture) > 0;
-        PointsRulesByTenant[tenantId] = (version, has);
-        return has;
+        if (ActiveTypesByTenant.TryGetValue(tenantId, out var known) && known.Version == version) return known.Types.Contains(eventType);
+        await using var cmd = c.Command("SELECT DISTINCT event_type FROM rules WHERE tenant_id = @t AND status = 'active'", tx);
+        await using var r = await cmd.With("@t", tenantId).ExecuteReaderAsync(ct);
+        var types = new HashSet<string>(StringComparer.Ordinal);
+        while (await r.ReadAsync(ct)) types.Add(r.GetString(0));
+        ActiveTypesByTenant[tenantId] = (version, types);
+        return types.Contains(eventType);
     }
 
     /// <summary>The tenant's rule-set version: 0 before its first publish.</summary>
     public static async Task<long> SetVersionAsync(DbConnection c, DbTransaction? tx, Guid tenantId, CancellationToken ct)
     {
-        await using var cmd = c.Command("SELECT version FROM rule_sets WHERE tenant_id = @t", tx);
+        var cmd = c.Prepared("SELECT version FROM rule_sets WHERE tenant_id = @t", tx);
         var value = await cmd.With("@t", tenantId).ExecuteScalarAsync(ct);
         return value is null or DBNull ? 0 : Convert.ToInt64(value, System.Globalization.CultureInfo.InvariantCulture);
     }

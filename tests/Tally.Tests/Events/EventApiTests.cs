@@ -31,6 +31,19 @@ public abstract class EventApiTests<TApp>(TApp app) : IClassFixture<TApp>
     }
 
     [Fact]
+    public async Task An_action_that_no_rule_assesses_is_processed_when_received_and_the_worker_never_touches_it()
+    {
+        // This class's tenant has no rules: the action has nothing to wait for.
+        var eventId = Guid.NewGuid();
+        await api.PostJson("/api/v1/events/actions", Api.Action(Guid.NewGuid(), eventId));
+
+        var (status, body) = await api.GetJson($"/api/v1/events/{eventId}");
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal("processed", (string?)body!["status"]);
+        Assert.Equal((DateTimeOffset)body["receivedAt"]!, (DateTimeOffset)body["processedAt"]!);
+    }
+
+    [Fact]
     public async Task A_replayed_event_answers_isExisting_with_the_original_customer_and_is_stored_once()
     {
         var customerId = Guid.NewGuid();

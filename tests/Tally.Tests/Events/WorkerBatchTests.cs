@@ -35,7 +35,7 @@ public sealed class WorkerBatchTests : IAsyncLifetime
         await using (var tx = await c.BeginTransactionAsync())
         {
             foreach (var id in ids)
-                await EventData.IngestAsync(c, tx, new NewEvent(tenant, id, customer, EventType.Action, "Page.View", "{}", now), default);
+                await EventData.IngestAsync(c, tx, new NewEvent(tenant, id, customer, EventType.Order, null, "{}", now), default);
             await tx.CommitAsync();
         }
 

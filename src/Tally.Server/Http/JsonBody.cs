@@ -44,12 +44,15 @@ public static class JsonBody
         }
         catch (JsonException ex)
         {
-            return new Body<T>(default, "", Describe(bytes, ex));
+            return new Body<T>(default, "", Describe(bytes, typeof(T), ex));
         }
     }
 
-    /// <summary>Tells a syntax error (malformed_json) from a well-formed body with a wrongly typed field (validation_failed).</summary>
-    private static ProblemHttpResult Describe(ReadOnlySpan<byte> bytes, JsonException ex)
+    /// <summary>
+    /// Tells a syntax error (malformed_json) from a well-formed body with wrongly typed fields (validation_failed,
+    /// naming every one of them).
+    /// </summary>
+    private static ProblemHttpResult Describe(ReadOnlySpan<byte> bytes, Type type, JsonException ex)
     {
         var path = string.IsNullOrEmpty(ex.Path) ? "$" : ex.Path;
         var reader = new Utf8JsonReader(bytes, new JsonReaderOptions { MaxDepth = 64 });
@@ -64,7 +67,10 @@ public static class JsonBody
             return Problems.MalformedJson(string.IsNullOrEmpty(syntax.Path) ? path : syntax.Path, FirstSentence(syntax.Message));
         }
 
-        return Problems.Validation(path, FirstSentence(ex.Message));
+        var reader2 = new Utf8JsonReader(bytes, new JsonReaderOptions { MaxDepth = 64 });
+        using var doc = JsonDocument.ParseValue(ref reader2);
+        var mismatches = JsonShape.Mismatches(doc.RootElement, type, Tally.TallyJson.Options);
+        return mismatches.Count > 0 ? Problems.Validation(mismatches) : Problems.Validation(path, FirstSentence(ex.Message));
     }
 
     private static string FirstSentence(string message)

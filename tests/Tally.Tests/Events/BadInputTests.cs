@@ -47,6 +47,31 @@ public abstract class BadInputTests<TApp>(TApp app) : IClassFixture<TApp>
     }
 
     [Fact]
+    public async Task Every_wrongly_typed_field_is_named_at_once_in_the_words_of_JSON()
+    {
+        var body = "{\"customerId\": \"" + Customer + "\", \"eventId\": \"" + Event + "\", \"createdAt\": 5, " +
+            "\"action\": {\"count\": \"many\", \"amount\": true}, \"attributes\": [{\"key\": 1}, \"x\"]}";
+
+        var (status, problem) = await api.PostJson("/api/v1/events/actions", body);
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal("validation_failed", (string?)problem!["code"]);
+        var errors = problem["errors"]!.AsArray().ToDictionary(e => (string)e!["path"]!, e => (string)e!["message"]!);
+        Assert.Equal(
+            new Dictionary<string, string>
+            {
+                ["$.createdAt"] = "Expected a date and time (ISO 8601), such as 2026-01-31T12:00:00Z.",
+                ["$.action.count"] = "Expected a whole number.",
+                ["$.action.amount"] = "Expected a number.",
+                ["$.attributes[0].key"] = "Expected a string.",
+                ["$.attributes[1]"] = "Expected an object.",
+            },
+            errors);
+        Assert.DoesNotContain("System.", problem.ToJsonString(), StringComparison.Ordinal);
+        await AssertNothingStored();
+    }
+
+    [Fact]
     public async Task A_body_over_the_limit_is_a_413_problem_and_stores_nothing()
     {
         var padding = new string('x', 70_000);

@@ -48,7 +48,7 @@ public sealed class TallyOptions
     /// share of the time; ingestion keeps the rest.
     /// </summary>
     [Range(0.01, 1.0)]
-    public double SchedulerWriterShare { get; set; } = 0.25;
+    public double SchedulerWriterShare { get; set; } = 0.15;
 
     /// <summary>How often the scheduler looks for due jobs when nothing woke it.</summary>
     [Range(typeof(TimeSpan), "00:00:00.010", "00:10:00")]

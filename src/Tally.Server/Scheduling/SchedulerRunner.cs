@@ -52,9 +52,9 @@ public sealed partial class SchedulerRunner(
             var busy = false;
             try
             {
-                var (planned, ran, held) = await PassOnceAsync();
+                var (planned, ran, held, others) = await PassOnceAsync();
                 busy = planned >= PlanBatch || ran > 0;
-                if (busy) await YieldToWritesAsync(held, stoppingToken);
+                if (busy) await YieldToWritesAsync((held, others), stoppingToken);
             }
             catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
             {
@@ -75,18 +75,19 @@ public sealed partial class SchedulerRunner(
         while (!ct.IsCancellationRequested)
         {
             // Done when no job was due; planning alone never ends while new customers keep arriving.
-            var (planned, ran, held) = await PassOnceAsync();
+            var (planned, ran, held, others) = await PassOnceAsync();
             idlePasses = ran == 0 ? idlePasses + 1 : 0;
             if (ran == 0 && (planned < PlanBatch || idlePasses >= 3)) return;
-            if (yieldToWrites) await YieldToWritesAsync(held, ct);
+            if (yieldToWrites) await YieldToWritesAsync((held, others), ct);
         }
     }
 
-    // The scheduler shares the writer with ingestion. When other units wait, it pauses long enough after a pass
-    // that the pass's time in the writer is SchedulerWriterShare of the whole.
-    private async Task YieldToWritesAsync(TimeSpan held, CancellationToken ct)
+    // The scheduler shares the writer with ingestion. When others wrote during its pass (or wait now), it pauses long
+    // enough after the pass that the pass's time in the writer is SchedulerWriterShare of the whole.
+    private async Task YieldToWritesAsync((TimeSpan Held, long Others) pass, CancellationToken ct)
     {
-        if (writes.Waiting == 0) return;
+        var (held, others) = pass;
+        if (others == 0 && writes.Waiting == 0) return;
         var share = options.Value.SchedulerWriterShare;
         await Task.Delay(held * ((1 - share) / share), ct).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
     }
@@ -94,16 +95,19 @@ public sealed partial class SchedulerRunner(
     /// <summary>One pass: plans the calendar of new customers, then runs a batch of due jobs; answers how many of each.</summary>
     public async Task<(int Planned, int Ran)> RunOnceAsync()
     {
-        var (planned, ran, _) = await PassOnceAsync();
+        var (planned, ran, _, _) = await PassOnceAsync();
         return (planned, ran);
     }
 
-    private async Task<(int Planned, int Ran, TimeSpan Held)> PassOnceAsync()
+    /// <summary>A pass, with how long its units held the writer and how many units others queued meanwhile.</summary>
+    private async Task<(int Planned, int Ran, TimeSpan Held, long Others)> PassOnceAsync()
     {
         await passes.WaitAsync();
         try
         {
-            return await PassAsync();
+            var before = writes.Arrived;
+            var (planned, ran, held, ours) = await PassAsync();
+            return (planned, ran, held, writes.Arrived - before - ours);
         }
         finally
         {
@@ -111,7 +115,7 @@ public sealed partial class SchedulerRunner(
         }
     }
 
-    private async Task<(int Planned, int Ran, TimeSpan Held)> PassAsync()
+    private async Task<(int Planned, int Ran, TimeSpan Held, int Units)> PassAsync()
     {
         var batch = options.Value.SchedulerBatchSize;
         var cursor = new Cursor();
@@ -128,21 +132,21 @@ public sealed partial class SchedulerRunner(
             var ran = await writes.WriteAsync((c, tx) => RunDueAsync(c, tx, batch, cursor, single), CancellationToken.None);
             if (ran > 0) events.Notify(); // jobs queue events (points, calendar) for the worker
             oneByOne = false;
-            return (planned, ran, cursor.Held);
+            return (planned, ran, cursor.Held, 2);
         }
         catch (Exception ex) when (cursor.Job is { } job)
         {
             LogJobFailed(ex, job.Kind, job.Key);
             var error = $"{ex.GetType().Name}: {ex.Message}";
             await writes.WriteAsync((c, tx) => MarkFailedAsync(c, tx, job.Id, error), CancellationToken.None);
-            return (planned, 1, cursor.Held);
+            return (planned, 1, cursor.Held, 3);
         }
         catch (Exception ex) when (cursor.Sweep is { } kind)
         {
             // Which job broke the sweep is not known: the next pass runs them one by one and marks that one failed.
             LogSweepFailed(ex, kind);
             oneByOne = true;
-            return (planned, 1, cursor.Held);
+            return (planned, 1, cursor.Held, 2);
         }
     }
 

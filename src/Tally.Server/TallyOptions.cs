@@ -40,9 +40,22 @@ public sealed class TallyOptions
     /// <summary>Run the event worker in this process (turn off for API-only nodes).</summary>
     public bool RunWorker { get; set; } = true;
 
-    /// <summary>Scheduled jobs (expiries, activations, reminders, calendar dates) run per transaction.</summary>
+    /// <summary>Scheduled jobs (expiries, activations, reminders, calendar dates) claimed per pass, at most.</summary>
     [Range(1, 10_000)]
-    public int SchedulerBatchSize { get; set; } = 100;
+    public int SchedulerBatchSize { get; set; } = 2_000;
+
+    /// <summary>
+    /// How long one scheduler pass may run before it commits what it did (what it claimed but did not reach stays due):
+    /// the pass holds the write queue, on SQLite the only writer.
+    /// </summary>
+    public TimeSpan SchedulerBatchBudget { get; set; } = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>
+    /// While requests wait for the writer, the scheduler pauses between passes so that it holds the writer for about this
+    /// share of the time; ingestion keeps the rest.
+    /// </summary>
+    [Range(0.01, 1.0)]
+    public double SchedulerWriterShare { get; set; } = 0.15;
 
     /// <summary>How often the scheduler looks for due jobs when nothing woke it.</summary>
     [Range(typeof(TimeSpan), "00:00:00.010", "00:10:00")]

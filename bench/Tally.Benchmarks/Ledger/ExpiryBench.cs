@@ -16,7 +16,8 @@ namespace Tally.Benchmarks.Ledger;
 /// <summary>
 /// Not a BenchmarkDotNet benchmark: seeds N lots that are all due, then times the scheduler expiring them,
 /// while 32 writers ingest action events through the same write queue (ingest rate idle vs during expiry).
-/// Usage: expiry [lots=1000000] [lotsPerCustomer=10] [batch=100] [postgres connection string]
+/// Usage: expiry [lots=1000000] [lotsPerCustomer=10] [batch=2000] [postgres connection string];
+/// BENCH_BUDGET_MS and BENCH_SHARE override the pass budget and the scheduler's writer share.
 /// </summary>
 public static class ExpiryBench
 {
@@ -24,7 +25,7 @@ public static class ExpiryBench
     {
         var lots = args.Length > 0 ? long.Parse(args[0], CultureInfo.InvariantCulture) : 1_000_000;
         var perCustomer = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 10;
-        var batch = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 100;
+        var batch = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 2_000;
         var pg = args.Length > 3 ? args[3] : null;
         var dir = Path.Combine(Path.GetTempPath(), "tally-bench-" + Guid.NewGuid().ToString("N"));
         await using var db = pg is null ? Database.Sqlite(dir) : Database.Postgres(pg);
@@ -38,9 +39,13 @@ public static class ExpiryBench
         await SeedAsync(db, tenant, customers, perCustomer, now);
         Console.WriteLine($"seeded in {seed.Elapsed.TotalSeconds:F1} s");
 
+        var options = new TallyOptions { SchedulerBatchSize = batch };
+        if (Environment.GetEnvironmentVariable("BENCH_BUDGET_MS") is { } ms) options.SchedulerBatchBudget = TimeSpan.FromMilliseconds(int.Parse(ms, CultureInfo.InvariantCulture));
+        if (Environment.GetEnvironmentVariable("BENCH_SHARE") is { } share) options.SchedulerWriterShare = double.Parse(share, CultureInfo.InvariantCulture);
+        Console.WriteLine($"pass budget {options.SchedulerBatchBudget.TotalMilliseconds} ms, writer share {options.SchedulerWriterShare:P0}");
         await using var writes = new WriteQueue(db, NullLogger<WriteQueue>.Instance);
         var runner = new SchedulerRunner(db, writes, [new SettleJobHandler(), new CalendarJobHandler()], new SchedulerSignal(), new EventSignal(),
-            TimeProvider.System, Options.Create(new TallyOptions { SchedulerBatchSize = batch }), NullLogger<SchedulerRunner>.Instance);
+            TimeProvider.System, Options.Create(options), NullLogger<SchedulerRunner>.Instance);
 
         if (Environment.GetEnvironmentVariable("BENCH_PASSES") is "1")
         {
@@ -61,13 +66,20 @@ public static class ExpiryBench
         await expiry;
         var seconds = clock.Elapsed.TotalSeconds;
 
-        var (open, balance) = await db.ReadAsync(async c =>
+        var (open, balance, entries, expired, activity) = await db.ReadAsync(async c =>
         {
-            await using var a = c.Command("SELECT COUNT(*) FROM lots WHERE remaining > 0");
-            await using var b = c.Command("SELECT COALESCE(SUM(points_balance), 0) FROM customers");
-            return (Convert.ToInt64(await a.ExecuteScalarAsync(), CultureInfo.InvariantCulture), Convert.ToInt64(await b.ExecuteScalarAsync(), CultureInfo.InvariantCulture));
+            async Task<long> Scalar(string sql)
+            {
+                await using var cmd = c.Command(sql);
+                return Convert.ToInt64(await cmd.ExecuteScalarAsync(), CultureInfo.InvariantCulture);
+            }
+
+            return (await Scalar("SELECT COUNT(*) FROM lots WHERE remaining > 0"), await Scalar("SELECT COALESCE(SUM(points_balance), 0) FROM customers"),
+                await Scalar("SELECT COUNT(*) FROM ledger_entries WHERE type = 'expire'"), await Scalar("SELECT COALESCE(SUM(lifetime_expired), 0) FROM customers"),
+                await Scalar("SELECT COUNT(*) FROM activity WHERE type = 'pointsExpired'"));
         }, CancellationToken.None);
         Console.WriteLine($"expired {lots:N0} lots in {seconds:F1} s ({lots / seconds:N0} lots/s); open lots left {open}, balance left {balance}");
+        Console.WriteLine($"expire entries {entries:N0}, pointsExpired events {activity:N0}, lifetime expired {expired:N0} (of {10 * lots:N0})");
         Console.WriteLine($"ingest during expiry: {during:F0} events/s = {during / idle:P0} of idle");
         if (pg is null) Directory.Delete(dir, recursive: true);
     }
@@ -116,7 +128,7 @@ public static class ExpiryBench
                 var id = Guid.NewGuid();
                 await Exec(customer.With("@t", tenant).With("@c", id).With("@e", earned).With("@b", 10L * perCustomer).With("@now", now).With("@planned", true));
                 for (var l = 0; l < perCustomer; l++)
-                    await Exec(lot.With("@t", tenant).With("@id", Guid.NewGuid()).With("@c", id).With("@e", earned).With("@pending", false).With("@due", due));
+                    await Exec(lot.With("@t", tenant).With("@id", Guid.NewGuid()).With("@c", id).With("@e", earned.AddMinutes(-l)).With("@pending", false).With("@due", due.AddMinutes(-l)));
                 await Exec(job.With("@t", tenant).With("@c", id).With("@k", $"ledger:{id:N}:main:bench").With("@due", due));
             }
 

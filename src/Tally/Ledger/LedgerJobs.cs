@@ -14,22 +14,62 @@ namespace Tally.Ledger;
 /// (reminder included): posts what fell due, records the reminders of the window since the last run, decides
 /// the tier, and schedules the next one. Idempotent by state: what was settled is not due again.
 /// </summary>
-public sealed class SettleJobHandler : IJobHandler
+/// <remarks>
+/// The scheduler hands over all its due settle jobs at once (the expiry sweep, docs/ledger.md): a round loads a few
+/// hundred accounts in two statements, decides each one with the pure core exactly as a single job would, and writes
+/// the whole round with a few multi-row statements. A customer's jobs are never split between rounds: settling once
+/// settles everything due, and the other jobs of that customer are done with it.
+/// </remarks>
+public sealed class SettleJobHandler : IBatchJobHandler
 {
+    /// <summary>Customers per round: a round's statements stay within the engines' parameter limits and a round takes a few ms.</summary>
+    public const int RoundSize = 250;
+
     public string Kind => LedgerStore.SettleJob;
 
-    public async Task RunAsync(ProcessingContext ctx, ScheduledJob job, CancellationToken ct)
-    {
-        if (job.CustomerId is not { } customerId) return;
-        var (c, tx, now) = (ctx.Connection, ctx.Tx, ctx.Now);
-        var loaded = await LedgerStore.LoadAsync(c, tx, job.TenantId, customerId, ctx.Db.ForUpdate, ct);
-        if (loaded is null || loaded.Account.IsClosed) return;
-        var (settings, _) = await LedgerStore.SettingsAsync(c, tx, job.TenantId, ct);
-        var posting = Movements.Settle(loaded.Account, settings, Cause.Schedule(job.Key), now);
+    public async Task RunAsync(ProcessingContext ctx, ScheduledJob job, CancellationToken ct) => await RunManyAsync(ctx, [job], () => false, ct);
 
-        var from = loaded.RemindedUntil ?? loaded.CreatedAt;
-        if (from < now) await LedgerStore.RecordAsync(c, tx, job.TenantId, History.ExpiryReminders(loaded.Account, settings, from, now), now, ct);
-        await LedgerStore.SaveAsync(c, tx, job.TenantId, loaded, posting, settings, now, ct, remindedUntil: now);
+    /// <summary>Runs <paramref name="jobs"/>, given in customer order (a customer's jobs together, earliest due first).</summary>
+    public async Task<int> RunManyAsync(ProcessingContext ctx, IReadOnlyList<ScheduledJob> jobs, Func<bool> outOfTime, CancellationToken ct)
+    {
+        var ran = 0;
+        while (ran < jobs.Count && (ran == 0 || !outOfTime()))
+        {
+            var end = ran;
+            var customers = 0;
+            while (end < jobs.Count && (customers < RoundSize || jobs[end].CustomerId == jobs[end - 1].CustomerId))
+            {
+                if (end == ran || jobs[end].CustomerId != jobs[end - 1].CustomerId) customers++;
+                end++;
+            }
+
+            await SettleRoundAsync(ctx, jobs.Skip(ran).Take(end - ran), ct);
+            ran = end;
+        }
+
+        return ran;
+    }
+
+    private static async Task SettleRoundAsync(ProcessingContext ctx, IEnumerable<ScheduledJob> jobs, CancellationToken ct)
+    {
+        var (c, tx, now) = (ctx.Connection, ctx.Tx, ctx.Now);
+        foreach (var tenant in jobs.Where(j => j.CustomerId is not null).GroupBy(j => j.TenantId))
+        {
+            // A customer's first job names the movement: its key is the cause of every entry and event posted.
+            var firstJobs = tenant.GroupBy(j => j.CustomerId!.Value).Select(g => g.First()).ToList();
+            var accounts = await LedgerStore.LoadManyAsync(c, tx, tenant.Key, [.. firstJobs.Select(j => j.CustomerId!.Value)], ctx.Db.ForUpdate, ct);
+            var (settings, _) = await LedgerStore.SettingsAsync(c, tx, tenant.Key, ct);
+            var settled = new List<(LoadedAccount, Posting, IReadOnlyList<LedgerEvent>)>(accounts.Count);
+            foreach (var job in firstJobs)
+            {
+                if (!accounts.TryGetValue(job.CustomerId!.Value, out var loaded) || loaded.Account.IsClosed) continue;
+                var posting = Movements.Settle(loaded.Account, settings, Cause.Schedule(job.Key), now);
+                var from = loaded.RemindedUntil ?? loaded.CreatedAt;
+                settled.Add((loaded, posting, from < now ? History.ExpiryReminders(loaded.Account, settings, from, now) : []));
+            }
+
+            await LedgerStore.SaveManyAsync(c, tx, tenant.Key, settled, settings, now, ct);
+        }
     }
 }
 

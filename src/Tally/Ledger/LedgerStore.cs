@@ -94,20 +94,7 @@ public static class LedgerStore
         {
             await using var r = await cmd.With("@t", tenantId).With("@c", customerId).ExecuteReaderAsync(ct);
             if (!await r.ReadAsync(ct)) return null;
-            var account = new Account
-            {
-                CustomerId = r.GetGuidValue(0),
-                Balance = r.GetInt64(1),
-                Pending = r.GetInt64(2),
-                LifetimeEarned = r.GetInt64(3),
-                LifetimeRedeemed = r.GetInt64(4),
-                LifetimeExpired = r.GetInt64(5),
-                LastEarnAt = r.GetInstantOrNull(6),
-                IsLocked = r.GetBool(7),
-                IsClosed = r.GetBool(8),
-            };
-            loaded = new LoadedAccount(account, r.GetInt64(9), new TierStatus(r.GetStringOrNull(10), r.GetInstantOrNull(11), r.GetInstantOrNull(12)),
-                r.GetInstantOrNull(13), r.GetInstant(14), r.GetDateOrNull(15));
+            loaded = ReadAccount(r);
         }
 
         var lots = new Dictionary<Guid, Lot>();
@@ -131,6 +118,50 @@ public static class LedgerStore
         }
 
         return loaded with { Account = loaded.Account with { Lots = [.. lots.Values] } };
+    }
+
+    /// <summary>
+    /// Loads many accounts of one tenant with their open lots, in two statements (the scheduler's sweep). On PostgreSQL
+    /// the rows are locked in customer-id order (<paramref name="lockClause"/>), the order every batch locks customers in.
+    /// Customers that do not exist are absent from the answer.
+    /// </summary>
+    public static async Task<Dictionary<Guid, LoadedAccount>> LoadManyAsync(DbConnection c, DbTransaction tx, Guid tenantId,
+        IReadOnlyList<Guid> customerIds, string lockClause, CancellationToken ct)
+    {
+        var accounts = new Dictionary<Guid, LoadedAccount>(customerIds.Count);
+        if (customerIds.Count == 0) return accounts;
+        var inList = string.Join(", ", customerIds.Select((_, i) => string.Create(CultureInfo.InvariantCulture, $"@c{i}")));
+        await using (var cmd = c.Command(
+            $"SELECT {CustomerColumns} FROM customers WHERE tenant_id = @t AND customer_id IN ({inList}) ORDER BY customer_id{lockClause}", tx))
+        {
+            cmd.With("@t", tenantId);
+            for (var i = 0; i < customerIds.Count; i++) cmd.With(string.Create(CultureInfo.InvariantCulture, $"@c{i}"), customerIds[i]);
+            await using var r = await cmd.ExecuteReaderAsync(ct);
+            while (await r.ReadAsync(ct))
+            {
+                var loaded = ReadAccount(r);
+                accounts[loaded.Account.CustomerId] = loaded;
+            }
+        }
+
+        var lots = new Dictionary<Guid, List<Lot>>();
+        await using (var cmd = c.Command(
+            $"SELECT {LotColumns} FROM lots WHERE tenant_id = @t AND customer_id IN ({inList}) AND ledger = @l AND (remaining > 0 OR is_pending)", tx))
+        {
+            cmd.With("@t", tenantId).With("@l", Account.MainLedger);
+            for (var i = 0; i < customerIds.Count; i++) cmd.With(string.Create(CultureInfo.InvariantCulture, $"@c{i}"), customerIds[i]);
+            await using var r = await cmd.ExecuteReaderAsync(ct);
+            while (await r.ReadAsync(ct))
+            {
+                var lot = ReadLot(r);
+                if (!lots.TryGetValue(lot.CustomerId, out var list)) lots[lot.CustomerId] = list = [];
+                list.Add(lot);
+            }
+        }
+
+        foreach (var (id, loaded) in accounts)
+            accounts[id] = loaded with { Account = loaded.Account with { Lots = lots.TryGetValue(id, out var list) ? list : [] } };
+        return accounts;
     }
 
     /// <summary>
@@ -230,34 +261,7 @@ public static class LedgerStore
         string? reference = null, DateTimeOffset? remindedUntil = null)
     {
         var a = posting.Account;
-        // Multi-row statements: a settle that expires many lots writes them in a few round trips, not one per row.
-        await InsertRowsAsync(c, tx,
-            """
-            INSERT INTO ledger_entries (tenant_id, customer_id, ledger, type, points, balance_after, event_id, idempotency_key, reason, reference,
-                rule_id, rule_version, created_at, entry_uid, movement_key, seq_no, effective_at, pending_points, pending_after, earned, redeemed,
-                expired, unrecovered, rule, request_key, counterparty_id, reverses_entry_uid, lot_refs)
-            """, "", posting.Entries, e =>
-            {
-                var (ruleId, ruleVersion) = SplitRule(e.Rule);
-                return
-                [
-                    tenantId, e.CustomerId, e.Ledger, e.TypeName, e.Points, e.BalanceAfter, e.EventId is { } ev && Guid.TryParse(ev, out var g) ? g : null,
-                    $"{e.MovementKey}#{e.CustomerId:N}#{e.Ledger}#{e.Seq}", e.Reason, e.Type is EntryType.Activate or EntryType.Expire ? null : reference,
-                    ruleId, ruleVersion, now, e.EntryId, e.MovementKey, e.Seq, e.At, e.PendingPoints, e.PendingAfter, e.Earned, e.Redeemed,
-                    e.Expired, e.Unrecovered, e.Rule, e.RequestKey, e.CounterpartyId, e.ReversesEntryId, JsonSerializer.Serialize(e.Lots, TallyJson.Options),
-                ];
-            }, ct);
-
-        await InsertRowsAsync(c, tx, $"INSERT INTO lots (tenant_id, {LotColumns})", "", posting.NewLots, lot =>
-            [
-                tenantId, lot.LotId, lot.CustomerId, lot.Ledger, lot.Points, lot.Remaining, lot.Reversed, lot.Expired, lot.EarnedAt, lot.AvailableAt,
-                lot.IsPending, lot.ExpiresAt, lot.SourceKey, lot.SourceEventId, lot.FromLotId,
-            ], ct);
-
-        // UPDATE ... FROM (VALUES ...): both engines name the columns of an unaliased VALUES list column1, column2, ...
-        await InsertRowsAsync(c, tx, "UPDATE lots SET remaining = v.column2, reversed = v.column3, expired = v.column4, is_pending = v.column5 FROM (",
-            $") AS v WHERE lots.tenant_id = @tenant AND lots.lot_id = v.column1", posting.ChangedLots,
-            lot => [lot.LotId, lot.Remaining, lot.Reversed, lot.Expired, lot.IsPending], ct, cmd => cmd.With("@tenant", tenantId));
+        await WriteRowsAsync(c, tx, tenantId, posting.Entries, posting.NewLots, posting.ChangedLots, now, ct, reference);
 
         await RecordAsync(c, tx, tenantId, posting.Events, now, ct);
 
@@ -286,23 +290,116 @@ public static class LedgerStore
         return new Persisted(previous, a.Balance, tier.Status.Tier);
     }
 
+    // Multi-row statements: a settle that expires many lots (or a sweep of many accounts) writes them in a few round trips, not one per row.
+    private static async Task WriteRowsAsync(DbConnection c, DbTransaction tx, Guid tenantId, IReadOnlyList<Entry> entries, IReadOnlyList<Lot> newLots,
+        IReadOnlyList<Lot> changedLots, DateTimeOffset now, CancellationToken ct, string? reference = null)
+    {
+        await c.ExecuteRowsAsync(tx,
+            """
+            INSERT INTO ledger_entries (tenant_id, customer_id, ledger, type, points, balance_after, event_id, idempotency_key, reason, reference,
+                rule_id, rule_version, created_at, entry_uid, movement_key, seq_no, effective_at, pending_points, pending_after, earned, redeemed,
+                expired, unrecovered, rule, request_key, counterparty_id, reverses_entry_uid, lot_refs)
+            """, "", entries, e =>
+            {
+                var (ruleId, ruleVersion) = SplitRule(e.Rule);
+                return
+                [
+                    tenantId, e.CustomerId, e.Ledger, e.TypeName, e.Points, e.BalanceAfter, e.EventId is { } ev && Guid.TryParse(ev, out var g) ? g : null,
+                    $"{e.MovementKey}#{e.CustomerId:N}#{e.Ledger}#{e.Seq}", e.Reason, e.Type is EntryType.Activate or EntryType.Expire ? null : reference,
+                    ruleId, ruleVersion, now, e.EntryId, e.MovementKey, e.Seq, e.At, e.PendingPoints, e.PendingAfter, e.Earned, e.Redeemed,
+                    e.Expired, e.Unrecovered, e.Rule, e.RequestKey, e.CounterpartyId, e.ReversesEntryId, JsonSerializer.Serialize(e.Lots, TallyJson.Options),
+                ];
+            }, ct);
+
+        await c.ExecuteRowsAsync(tx, $"INSERT INTO lots (tenant_id, {LotColumns})", "", newLots, lot =>
+            [
+                tenantId, lot.LotId, lot.CustomerId, lot.Ledger, lot.Points, lot.Remaining, lot.Reversed, lot.Expired, lot.EarnedAt, lot.AvailableAt,
+                lot.IsPending, lot.ExpiresAt, lot.SourceKey, lot.SourceEventId, lot.FromLotId,
+            ], ct);
+
+        // UPDATE ... FROM (VALUES ...): both engines name the columns of an unaliased VALUES list column1, column2, ...
+        await c.ExecuteRowsAsync(tx, "UPDATE lots SET remaining = v.column2, reversed = v.column3, expired = v.column4, is_pending = v.column5 FROM (",
+            $") AS v WHERE lots.tenant_id = @tenant AND lots.lot_id = v.column1", changedLots,
+            lot => [lot.LotId, lot.Remaining, lot.Reversed, lot.Expired, lot.IsPending], ct, cmd => cmd.With("@tenant", tenantId));
+    }
+
+    /// <summary>
+    /// Writes the settle postings of many accounts of one tenant, as <see cref="SaveAsync"/> would one by one, but with a
+    /// few multi-row statements for the whole set (docs/ledger.md "The expiry sweep"): entries, lots, the outbox (each
+    /// account's <paramref name="reminders"/> first, then its posting's events, then its tier's), the customers' figures,
+    /// tiers and <c>reminded_until</c>, and the next settle jobs. The caller holds the customer rows.
+    /// </summary>
+    public static async Task SaveManyAsync(DbConnection c, DbTransaction tx, Guid tenantId,
+        IReadOnlyList<(LoadedAccount Before, Posting Posting, IReadOnlyList<LedgerEvent> Reminders)> settled, ProgramSettings settings,
+        DateTimeOffset now, CancellationToken ct)
+    {
+        if (settled.Count == 0) return;
+        await WriteRowsAsync(c, tx, tenantId, [.. settled.SelectMany(s => s.Posting.Entries)], [.. settled.SelectMany(s => s.Posting.NewLots)],
+            [.. settled.SelectMany(s => s.Posting.ChangedLots)], now, ct);
+
+        var events = new List<LedgerEvent>();
+        var tiers = new List<TierStatus>(settled.Count);
+        var next = new List<(Guid Customer, string Key, DateTimeOffset DueAt)>();
+        foreach (var (before, posting, reminders) in settled)
+        {
+            var a = posting.Account;
+            // Only a program with tiers reads anything here (a measure over a window or over spend is one query per account).
+            var tier = await DecideTierAsync(c, tx, tenantId, before.Tier, a, settings, now, ct);
+            tiers.Add(tier.Status);
+            events.AddRange(reminders);
+            events.AddRange(posting.Events);
+            events.AddRange(tier.Events);
+            if (NextSettle(a, tier.Status, settings, now) is { } job) next.Add((a.CustomerId, job.Key, job.DueAt));
+        }
+
+        await RecordAsync(c, tx, tenantId, events, now, ct);
+
+        // CASTs: PostgreSQL types a VALUES column that is NULL in every row as text.
+        await c.ExecuteRowsAsync(tx,
+            """
+            UPDATE customers SET points_balance = v.column2, pending_points = v.column3, lifetime_earned = v.column4, lifetime_redeemed = v.column5,
+                lifetime_expired = v.column6, last_earn_at = CAST(v.column7 AS BIGINT), tier = CAST(v.column8 AS TEXT),
+                tier_ends_at = CAST(v.column9 AS BIGINT), tier_reminded_for = CAST(v.column10 AS BIGINT), reminded_until = @now, changed_at = @now FROM (
+            """,
+            ") AS v WHERE customers.tenant_id = @tenant AND customers.customer_id = v.column1",
+            [.. settled.Select((s, i) => (s.Posting.Account, Tier: tiers[i]))],
+            x => [x.Account.CustomerId, x.Account.Balance, x.Account.Pending, x.Account.LifetimeEarned, x.Account.LifetimeRedeemed,
+                x.Account.LifetimeExpired, x.Account.LastEarnAt, x.Tier.Tier, x.Tier.PeriodEndsAt, x.Tier.RemindedFor],
+            ct, cmd => cmd.With("@now", now).With("@tenant", tenantId));
+
+        await c.ExecuteRowsAsync(tx, "INSERT INTO scheduled_jobs (tenant_id, customer_id, kind, job_key, due_at, payload, status, attempts)",
+            " ON CONFLICT (tenant_id, job_key) DO NOTHING", next,
+            j => [tenantId, j.Customer, SettleJob, j.Key, j.DueAt, null, "due", 0], ct);
+
+        var changed = settled.Where(s => s.Posting.Account.Balance != s.Before.Account.Balance && s.Posting.Entries.Count > 0).ToList();
+        if (changed.Count > 0 && await Rules.RuleData.HasActivePointsRulesAsync(c, tx, tenantId, ct))
+        {
+            foreach (var (before, posting, _) in changed) await QueuePointsEventAsync(c, tx, tenantId, posting, before.Account.Balance, null, now, ct);
+        }
+    }
+
     /// <summary>Schedules the account's next settle job (activation, expiry, reminder, tier period end); keyed by the instant, so it is idempotent.</summary>
     public static async Task ScheduleNextAsync(DbConnection c, DbTransaction tx, Guid tenantId, Account a, TierStatus tier, ProgramSettings settings,
         DateTimeOffset now, CancellationToken ct)
     {
-        if (a.IsClosed) return;
+        if (NextSettle(a, tier, settings, now) is not { } next) return;
+        await Scheduler.ScheduleAsync(c, tx, tenantId, a.CustomerId, SettleJob, next.Key, next.DueAt, null, ct);
+    }
+
+    private static (string Key, DateTimeOffset DueAt)? NextSettle(Account a, TierStatus tier, ProgramSettings settings, DateTimeOffset now)
+    {
+        if (a.IsClosed) return null;
         // A downgrade reminder whose time passed without one being due (the measure held) leaves the period end to schedule.
         var tierDue = Tiers.NextDue(settings, tier) is { } t && t > now ? t : tier.PeriodEndsAt is { } end && end > now ? end : (DateTimeOffset?)null;
         var next = Min(History.NextDue(a, settings, now), tierDue);
-        if (next is not { } due) return;
-        await Scheduler.ScheduleAsync(c, tx, tenantId, a.CustomerId, SettleJob,
-            $"{SettleJob}:{a.CustomerId:N}:{a.Ledger}:{due.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture)}", due, null, ct);
+        if (next is not { } due) return null;
+        return ($"{SettleJob}:{a.CustomerId:N}:{a.Ledger}:{due.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture)}", due);
     }
 
     /// <summary>Writes domain events into the outbox; the ids are deterministic, so a duplicate is skipped.</summary>
     public static async Task RecordAsync(DbConnection c, DbTransaction tx, Guid tenantId, IReadOnlyList<LedgerEvent> events, DateTimeOffset now, CancellationToken ct)
     {
-        await InsertRowsAsync(c, tx, "INSERT INTO activity (tenant_id, customer_id, event_id, type, ledger, data, created_at)",
+        await c.ExecuteRowsAsync(tx, "INSERT INTO activity (tenant_id, customer_id, event_id, type, ledger, data, created_at)",
             " ON CONFLICT (tenant_id, event_id) DO NOTHING", events,
             e => [tenantId, e.CustomerId, e.EventId, e.TypeName, e.Ledger, JsonSerializer.Serialize(e, TallyJson.Options), now], ct);
     }
@@ -318,41 +415,6 @@ public static class LedgerStore
             """, tx);
         await insert.With("@t", tenantId).With("@c", customerId).With("@e", eventId).With("@type", type).With("@l", Account.MainLedger)
             .With("@data", data).With("@now", now).ExecuteNonQueryAsync(ct);
-    }
-
-    /// <summary>
-    /// Writes <paramref name="rows"/> as multi-row VALUES lists of up to 200 rows per statement:
-    /// <paramref name="head"/> VALUES (...), (...) <paramref name="tail"/>.
-    /// </summary>
-    private static async Task InsertRowsAsync<T>(DbConnection c, DbTransaction tx, string head, string tail, IReadOnlyList<T> rows,
-        Func<T, object?[]> values, CancellationToken ct, Action<DbCommand>? extra = null)
-    {
-        const int chunk = 200;
-        for (var start = 0; start < rows.Count; start += chunk)
-        {
-            var count = Math.Min(chunk, rows.Count - start);
-            var sql = new System.Text.StringBuilder(head).Append(" VALUES ");
-            await using var cmd = c.Command("", tx);
-            for (var i = 0; i < count; i++)
-            {
-                var v = values(rows[start + i]);
-                sql.Append(i == 0 ? "(" : ", (");
-                for (var j = 0; j < v.Length; j++)
-                {
-                    var name = string.Create(CultureInfo.InvariantCulture, $"@v{i}_{j}");
-                    sql.Append(j == 0 ? name : ", " + name);
-                    cmd.With(name, v[j]);
-                }
-
-                sql.Append(')');
-            }
-
-            extra?.Invoke(cmd);
-#pragma warning disable CA2100 // the text is built from constants and parameter names only
-            cmd.CommandText = sql.Append(tail).ToString();
-#pragma warning restore CA2100
-            await cmd.ExecuteNonQueryAsync(ct);
-        }
     }
 
     /// <summary>Recomputes the tier from the program's basis for the account as it now stands.</summary>
@@ -434,6 +496,24 @@ public static class LedgerStore
     }
 
     // ---- reading ----
+
+    private static LoadedAccount ReadAccount(DbDataReader r)
+    {
+        var account = new Account
+        {
+            CustomerId = r.GetGuidValue(0),
+            Balance = r.GetInt64(1),
+            Pending = r.GetInt64(2),
+            LifetimeEarned = r.GetInt64(3),
+            LifetimeRedeemed = r.GetInt64(4),
+            LifetimeExpired = r.GetInt64(5),
+            LastEarnAt = r.GetInstantOrNull(6),
+            IsLocked = r.GetBool(7),
+            IsClosed = r.GetBool(8),
+        };
+        return new LoadedAccount(account, r.GetInt64(9), new TierStatus(r.GetStringOrNull(10), r.GetInstantOrNull(11), r.GetInstantOrNull(12)),
+            r.GetInstantOrNull(13), r.GetInstant(14), r.GetDateOrNull(15));
+    }
 
     private static Lot ReadLot(DbDataReader r) => new()
     {

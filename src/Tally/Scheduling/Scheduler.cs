@@ -16,6 +16,16 @@ public interface IJobHandler
 }
 
 /// <summary>
+/// A handler that runs many due jobs of its kind together, with a few statements for the lot instead of several per
+/// job. It runs the jobs in the order given, in rounds, and stops after the round in which <c>outOfTime</c> became true;
+/// it answers how many of the jobs (from the first) it ran. Their effects are in the caller's transaction.
+/// </summary>
+public interface IBatchJobHandler : IJobHandler
+{
+    Task<int> RunManyAsync(ProcessingContext ctx, IReadOnlyList<ScheduledJob> jobs, Func<bool> outOfTime, CancellationToken ct);
+}
+
+/// <summary>
 /// The durable scheduler's table: work is written in the transaction that decided it (a trigger outcome, a
 /// lot that will expire), keyed so deciding it twice schedules it once.
 /// </summary>

@@ -48,16 +48,85 @@ public static class Sql
     {
         var p = cmd.CreateParameter();
         p.ParameterName = name;
-        p.Value = value switch
-        {
-            null => DBNull.Value,
-            Guid g when cmd is SqliteCommand => g.ToString("D"),
-            DateTimeOffset t => t.ToUnixTimeMilliseconds(),
-            DateOnly d => d.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture),
-            _ => value,
-        };
+        p.Value = ToDb(cmd, value);
         cmd.Parameters.Add(p);
         return cmd;
+    }
+
+    private static object ToDb(DbCommand cmd, object? value) => value switch
+    {
+        null => DBNull.Value,
+        Guid g when cmd is SqliteCommand => g.ToString("D"),
+        DateTimeOffset t => t.ToUnixTimeMilliseconds(),
+        DateOnly d => d.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture),
+        _ => value,
+    };
+
+    /// <summary>
+    /// Runs <c><paramref name="head"/> VALUES (...), (...) <paramref name="tail"/></c> over <paramref name="rows"/> (an insert,
+    /// an <c>UPDATE ... FROM (VALUES ...)</c>, a <c>... IN (VALUES ...)</c>); <paramref name="extra"/> adds the statement's
+    /// other parameters. PostgreSQL gets multi-row statements of up to 1,000 rows or about 30,000 parameters (its limit
+    /// is 65,535). SQLite gets one prepared single-row statement run once per row: it looks a parameter up by name in a
+    /// list, so binding a statement of P parameters costs P², and a prepared statement's step is cheap anyway.
+    /// </summary>
+    public static async Task ExecuteRowsAsync<T>(this DbConnection c, DbTransaction tx, string head, string tail, IReadOnlyList<T> rows,
+        Func<T, object?[]> values, CancellationToken ct, Action<DbCommand>? extra = null)
+    {
+        if (rows.Count == 0) return;
+        var width = values(rows[0]).Length;
+        var chunk = c is SqliteConnection ? 1 : Math.Clamp(30_000 / width, 1, 1_000);
+        DbCommand? single = null;
+        for (var start = 0; start < rows.Count; start += chunk)
+        {
+            var count = Math.Min(chunk, rows.Count - start);
+            if (single is not null)
+            {
+                var v = values(rows[start]);
+                for (var j = 0; j < v.Length; j++) single.Parameters[j].Value = ToDb(single, v[j]);
+                await single.ExecuteNonQueryAsync(ct);
+                continue;
+            }
+
+            var sql = new System.Text.StringBuilder(head).Append(" VALUES ");
+            var cmd = c.Command("", tx);
+            for (var i = 0; i < count; i++)
+            {
+                var v = values(rows[start + i]);
+                sql.Append(i == 0 ? "(" : ", (");
+                for (var j = 0; j < v.Length; j++)
+                {
+                    var name = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"@v{i}_{j}");
+                    sql.Append(j == 0 ? name : ", " + name);
+                    cmd.With(name, v[j]);
+                }
+
+                sql.Append(')');
+            }
+
+            sql.Append(tail);
+            if (c is SqliteConnection)
+            {
+                // Parameters first (by position: the row's values come first), then the statement's others; kept prepared.
+                await cmd.DisposeAsync();
+                single = c.Prepared(sql.ToString(), tx);
+                foreach (var name in Enumerable.Range(0, width).Select(j => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"@v0_{j}")))
+                    single.With(name, null);
+                extra?.Invoke(single);
+                var v = values(rows[start]);
+                for (var j = 0; j < v.Length; j++) single.Parameters[j].Value = ToDb(single, v[j]);
+                await single.ExecuteNonQueryAsync(ct);
+                continue;
+            }
+
+            await using (cmd)
+            {
+                extra?.Invoke(cmd);
+#pragma warning disable CA2100 // the text is built from constants and parameter names only
+                cmd.CommandText = sql.ToString();
+#pragma warning restore CA2100
+                await cmd.ExecuteNonQueryAsync(ct);
+            }
+        }
     }
 
     public static Guid GetGuidValue(this DbDataReader r, int i) =>

@@ -39,8 +39,14 @@ public sealed class WriteQueue : IAsyncDisposable
         for (var i = 0; i < count; i++) writers[i] = Task.Run(RunWriterAsync);
     }
 
+    private long arrived;
+
     /// <summary>Units waiting for a writer: background work (the scheduler) yields while others wait.</summary>
     public int Waiting => channel.Reader.Count;
+
+    /// <summary>Units queued since the start. Under a steady load the queue is often empty at the instant one looks (every
+    /// client waits for its commit), so background work also compares this count over its own pass to see others writing.</summary>
+    public long Arrived => Interlocked.Read(ref arrived);
 
     /// <summary>Runs <paramref name="work"/> in a transaction shared with other queued units; completes after commit.</summary>
     public Task<T> WriteAsync<T>(Func<DbConnection, DbTransaction, Task<T>> work, CancellationToken ct = default) => WriteAsync(work, null, ct);
@@ -53,6 +59,7 @@ public sealed class WriteQueue : IAsyncDisposable
     public async Task<T> WriteAsync<T>(Func<DbConnection, DbTransaction, Task<T>> work, string? lockOrder, CancellationToken ct = default)
     {
         var unit = new Unit<T>(work) { LockOrder = lockOrder ?? "" };
+        Interlocked.Increment(ref arrived);
         await channel.Writer.WriteAsync(unit, ct);
         return await unit.Completion;
     }

@@ -343,12 +343,54 @@ public static class Migrations
             PRIMARY KEY (tenant_id, version)
         );
         """),
+        (6, "SQLite: ids as 16-byte BLOBs instead of 36-character text", IdsAsBlobs),
     ];
+
+    /// <summary>
+    /// Step 6, on SQLite only (PostgreSQL's uuid is 16 bytes already): every {id} column's text becomes the 16 bytes
+    /// of the uuid, big-endian so they sort as the text did. Index entries shrink by more than half, so the hot pages
+    /// of the events', ledger's and outbox's indexes stay in cache longer and an insert touches less. The columns are
+    /// the ones the earlier steps declared {id}, found in their text, so none is missed.
+    /// </summary>
+    private const string IdsAsBlobs = "{sqlite:ids-as-blobs}";
+
+    private static string IdsAsBlobsSql()
+    {
+        var columns = new List<(string Table, string Column)>();
+        foreach (var (_, _, sql) in Steps)
+        {
+            string? table = null;
+            foreach (var line in sql.Split('\n'))
+            {
+                var words = line.Trim().Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                if (words.Length >= 3 && words[0] == "CREATE" && words[1] == "TABLE") table = words[2];
+                if (words.Length >= 6 && words[0] == "ALTER" && words[1] == "TABLE" && words[3] == "ADD" && words[4] == "COLUMN")
+                {
+                    if (words[6] == "{id}") columns.Add((words[2], words[5]));
+                    continue;
+                }
+
+                if (table is not null && words.Length >= 2 && words[1].StartsWith("{id}", StringComparison.Ordinal)) columns.Add((table, words[0]));
+            }
+        }
+
+        var text = new System.Text.StringBuilder("PRAGMA defer_foreign_keys = ON;\n");
+        foreach (var table in columns.GroupBy(c => c.Table))
+        {
+            var sets = string.Join(", ", table.Select(c => $"{c.Column} = CASE WHEN typeof({c.Column}) = 'text' THEN unhex(replace({c.Column}, '-', '')) ELSE {c.Column} END"));
+            text.Append(System.Globalization.CultureInfo.InvariantCulture, $"UPDATE {table.Key} SET {sets};\n");
+        }
+
+        return text.ToString();
+    }
 
     public static int Latest => Steps[^1].Version;
 
     /// <summary>Brings the schema up to date. Safe to call from several processes at once.</summary>
-    public static async Task MigrateAsync(Database db, ILogger logger, CancellationToken ct)
+    public static async Task MigrateAsync(Database db, ILogger logger, CancellationToken ct) => await MigrateAsync(db, logger, Latest, ct);
+
+    /// <summary>Brings the schema up to <paramref name="target"/> (tests use it to build an older database to upgrade).</summary>
+    public static async Task MigrateAsync(Database db, ILogger logger, int target, CancellationToken ct)
     {
         await using var c = await db.OpenAsync(ct);
         await using var tx = await c.BeginTransactionAsync(ct);
@@ -368,7 +410,7 @@ public static class Migrations
         var current = await CurrentVersionAsync(c, tx, ct);
         foreach (var (version, name, sql) in Steps)
         {
-            if (version <= current) continue;
+            if (version <= current || version > target) continue;
             await using (var step = c.Command(Translate(sql, db.Kind), tx))
             {
                 await step.ExecuteNonQueryAsync(ct);
@@ -391,7 +433,9 @@ public static class Migrations
         return Convert.ToInt32(await cmd.ExecuteScalarAsync(ct), System.Globalization.CultureInfo.InvariantCulture);
     }
 
-    internal static string Translate(string sql, StoreKind kind) => kind == StoreKind.Sqlite
+    internal static string Translate(string sql, StoreKind kind) => sql == IdsAsBlobs
+        ? kind == StoreKind.Sqlite ? IdsAsBlobsSql() : "SELECT 1"
+        : kind == StoreKind.Sqlite
         ? sql.Replace("{id}", "TEXT", StringComparison.Ordinal)
             .Replace("{seq}", "INTEGER PRIMARY KEY AUTOINCREMENT", StringComparison.Ordinal)
             .Replace("{bool}", "INTEGER", StringComparison.Ordinal)

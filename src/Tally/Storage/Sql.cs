@@ -43,7 +43,10 @@ public static class Sql
         return cmd;
     }
 
-    /// <summary>Adds a parameter. Guids are TEXT on SQLite and uuid on PostgreSQL; instants are Unix milliseconds.</summary>
+    /// <summary>
+    /// Adds a parameter. Guids are 16-byte BLOBs on SQLite (big-endian, so they sort as their text does) and uuid on
+    /// PostgreSQL; instants are Unix milliseconds.
+    /// </summary>
     public static DbCommand With(this DbCommand cmd, string name, object? value)
     {
         var p = cmd.CreateParameter();
@@ -56,7 +59,7 @@ public static class Sql
     private static object ToDb(DbCommand cmd, object? value) => value switch
     {
         null => DBNull.Value,
-        Guid g when cmd is SqliteCommand => g.ToString("D"),
+        Guid g when cmd is SqliteCommand => g.ToByteArray(bigEndian: true),
         DateTimeOffset t => t.ToUnixTimeMilliseconds(),
         DateOnly d => d.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture),
         _ => value,
@@ -129,10 +132,20 @@ public static class Sql
         }
     }
 
+    /// <summary>A uuid as either engine returns it from a scalar query (uuid, BLOB or text).</summary>
+    public static Guid GuidOf(object? value) => value switch
+    {
+        Guid g => g,
+        byte[] { Length: 16 } b => new Guid(b, bigEndian: true),
+        string s => Guid.Parse(s),
+        _ => throw new InvalidOperationException($"Not a uuid: {value?.GetType().Name ?? "null"}"),
+    };
+
     public static Guid GetGuidValue(this DbDataReader r, int i) =>
         r.GetValue(i) switch
         {
             Guid g => g,
+            byte[] { Length: 16 } b => new Guid(b, bigEndian: true),
             string s => Guid.Parse(s),
             var other => throw new InvalidOperationException($"Column {i} is not a uuid: {other.GetType().Name}"),
         };

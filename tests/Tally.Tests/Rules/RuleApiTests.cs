@@ -443,7 +443,7 @@ public abstract class RuleApiTests<TApp>(TApp app) : IClassFixture<TApp>
         var tenantId = await app.ReadAsync(async c =>
         {
             await using var cmd = c.Command("SELECT tenant_id FROM customers WHERE customer_id = @c");
-            return Guid.Parse(Convert.ToString(await cmd.With("@c", customer).ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture)!);
+            return Sql.GuidOf(await cmd.With("@c", customer).ExecuteScalarAsync());
         });
         var pointsId = Tally.Events.EventData.DerivedId(tenantId, $"test-points:{customer}");
         var calendarId = Tally.Events.EventData.DerivedId(tenantId, $"test-calendar:{customer}");

@@ -90,7 +90,7 @@ public abstract class RuleClockTests<TApp>(TApp app) : IClassFixture<TApp>
         var tenantId = await app.ReadAsync(async c =>
         {
             await using var cmd = Tally.Storage.Sql.Command(c, "SELECT tenant_id FROM customers WHERE customer_id = @c");
-            return Guid.Parse(Convert.ToString(await Tally.Storage.Sql.With(cmd, "@c", customer).ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture)!);
+            return Tally.Storage.Sql.GuidOf(await Tally.Storage.Sql.With(cmd, "@c", customer).ExecuteScalarAsync());
         });
         var sweep = Tally.Events.EventData.DerivedId(tenantId, $"test-sweep:{customer}");
         var now = DateTimeOffset.Parse((string)(await api.GetJson("/api/v1/test-clock")).Body!["now"]!, System.Globalization.CultureInfo.InvariantCulture);

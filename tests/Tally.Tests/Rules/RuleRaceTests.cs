@@ -137,7 +137,7 @@ public abstract class RuleRaceTests<TApp>(TApp app) : IClassFixture<TApp>
         app.ReadAsync(async c =>
         {
             await using var cmd = c.Command("SELECT tenant_id FROM events WHERE event_id = @e");
-            var tenantId = Guid.Parse(Convert.ToString(await cmd.With("@e", eventId).ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture)!);
+            var tenantId = Sql.GuidOf(await cmd.With("@e", eventId).ExecuteScalarAsync());
             return (await EventData.FindAsync(c, null, tenantId, eventId, CancellationToken.None))!.Value.Event;
         });
 }

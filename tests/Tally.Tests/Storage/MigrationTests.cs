@@ -1,0 +1,56 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using Tally.Customers;
+using Tally.Events;
+using Tally.Storage;
+using Tally.Tests.Infrastructure;
+
+namespace Tally.Tests.Storage;
+
+/// <summary>An existing embedded store is upgraded in place: ids stored as text by earlier versions become BLOBs and stay findable.</summary>
+public sealed class MigrationTests : IAsyncLifetime
+{
+    private readonly SqliteStore store = new();
+    private Database db = null!;
+
+    public Task InitializeAsync()
+    {
+        db = Database.Sqlite(store.Settings["TALLY_DATA_DIR"]);
+        return Task.CompletedTask;
+    }
+
+    public async Task DisposeAsync()
+    {
+        await db.DisposeAsync();
+        await store.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Text_ids_written_before_step_6_are_found_by_their_uuid_after_it()
+    {
+        var (tenant, customer, eventId) = (Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid());
+        await Migrations.MigrateAsync(db, NullLogger.Instance, 5, default);
+        await using (var c = await db.OpenAsync(default))
+        {
+            // As version 5 wrote them: the ids' text.
+            await using var cmd = c.Command(
+                """
+                INSERT INTO tenants (tenant_id, name, created_at) VALUES (@t, 'old', 0);
+                INSERT INTO customers (tenant_id, customer_id, created_at, changed_at, points_balance) VALUES (@t, @c, 0, 0, 42);
+                INSERT INTO events (tenant_id, event_id, customer_id, type, payload, received_at, status) VALUES (@t, @e, @c, 'action', '{}', 0, 'processed');
+                """);
+            await cmd.With("@t", tenant.ToString()).With("@c", customer.ToString()).With("@e", eventId.ToString()).ExecuteNonQueryAsync();
+        }
+
+        await Migrations.MigrateAsync(db, NullLogger.Instance, default);
+
+        await using (var c = await db.OpenAsync(default))
+        {
+            var found = await EventData.FindAsync(c, null, tenant, eventId, default);
+            Assert.NotNull(found);
+            Assert.Equal((tenant, customer), (found.Value.Event.TenantId, found.Value.Event.CustomerId));
+            Assert.Equal(42, (await CustomerData.GetAsync(c, null, tenant, customer, default))!.PointsBalance);
+            await using var kinds = c.Command("SELECT typeof(tenant_id) || typeof(event_id) || typeof(customer_id) FROM events");
+            Assert.Equal("blobblobblob", await kinds.ExecuteScalarAsync());
+        }
+    }
+}

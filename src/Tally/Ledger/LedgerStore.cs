@@ -201,6 +201,25 @@ public static class LedgerStore
         return await cmd.With("@t", tenantId).With("@k", movementKey).With("@c", customerId).With("@now", now).ExecuteNonQueryAsync(ct) > 0;
     }
 
+    /// <summary>
+    /// Records several movement keys at once; answers those recorded now (the others were recorded before: replays).
+    /// </summary>
+    public static async Task<HashSet<string>> ClaimAllAsync(DbConnection c, DbTransaction tx, Guid tenantId, IReadOnlyList<string> movementKeys, Guid customerId,
+        DateTimeOffset now, CancellationToken ct)
+    {
+        var claimed = new HashSet<string>(StringComparer.Ordinal);
+        if (movementKeys.Count == 0) return claimed;
+        var sql = new System.Text.StringBuilder("INSERT INTO ledger_movements (tenant_id, movement_key, customer_id, created_at) VALUES ");
+        for (var i = 0; i < movementKeys.Count; i++) sql.Append(i == 0 ? "" : ", ").Append(CultureInfo.InvariantCulture, $"(@t, @k{i}, @c, @now)");
+        sql.Append(" ON CONFLICT (tenant_id, movement_key) DO NOTHING RETURNING movement_key");
+        var cmd = c.Prepared(sql.ToString(), tx);
+        cmd.With("@t", tenantId).With("@c", customerId).With("@now", now);
+        for (var i = 0; i < movementKeys.Count; i++) cmd.With(string.Create(CultureInfo.InvariantCulture, $"@k{i}"), movementKeys[i]);
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        while (await r.ReadAsync(ct)) claimed.Add(r.GetString(0));
+        return claimed;
+    }
+
     /// <summary>The customer a movement key was first recorded for, or null when it was never used.</summary>
     public static async Task<Guid?> ClaimedByAsync(DbConnection c, DbTransaction tx, Guid tenantId, string movementKey, CancellationToken ct)
     {
@@ -225,10 +244,22 @@ public static class LedgerStore
     /// applied releases its promise). <paramref name="queuePoints"/> is false for movements caused by a <c>points</c>
     /// event, so points rules cannot loop.
     /// </summary>
-    public static async Task<Persisted> SaveAsync(DbConnection c, DbTransaction tx, Guid tenantId, LoadedAccount before, Posting posting,
+    public static Task<Persisted> SaveAsync(DbConnection c, DbTransaction tx, Guid tenantId, LoadedAccount before, Posting posting,
+        ProgramSettings settings, DateTimeOffset now, CancellationToken ct, long reservedDelta = 0, bool queuePoints = true, string? campaign = null,
+        string? reference = null, DateTimeOffset? remindedUntil = null) =>
+        SaveChainAsync(c, tx, tenantId, before, [posting], settings, now, ct, reservedDelta, queuePoints, campaign, reference, remindedUntil);
+
+    /// <summary>
+    /// Writes movements chained on one account (each decided on the previous one's account, e.g. every award of one
+    /// event) with one write per table and one customer update: the rows are exactly those the movements would write one
+    /// by one. The tier and the next settle job are decided once, on the account as it ends up; each movement that
+    /// changed the balance still queues its own <c>points</c> event.
+    /// </summary>
+    public static async Task<Persisted> SaveChainAsync(DbConnection c, DbTransaction tx, Guid tenantId, LoadedAccount before, IReadOnlyList<Posting> steps,
         ProgramSettings settings, DateTimeOffset now, CancellationToken ct, long reservedDelta = 0, bool queuePoints = true, string? campaign = null,
         string? reference = null, DateTimeOffset? remindedUntil = null)
     {
+        var posting = Posting.Chain(steps);
         var a = posting.Account;
         // Multi-row statements: a settle that expires many lots writes them in a few round trips, not one per row.
         await InsertRowsAsync(c, tx,
@@ -282,7 +313,15 @@ public static class LedgerStore
 
         var previous = before.Account.Balance;
         if (queuePoints && a.Balance != previous && posting.Entries.Count > 0 && await Rules.RuleData.HasActivePointsRulesAsync(c, tx, tenantId, ct))
-            await QueuePointsEventAsync(c, tx, tenantId, posting, previous, campaign, now, ct);
+        {
+            var balance = previous;
+            foreach (var step in steps)
+            {
+                if (step.Account.Balance != balance && step.Entries.Count > 0) await QueuePointsEventAsync(c, tx, tenantId, step, balance, campaign, now, ct);
+                balance = step.Account.Balance;
+            }
+        }
+
         return new Persisted(previous, a.Balance, tier.Status.Tier);
     }
 

@@ -58,7 +58,7 @@ public static class LedgerStore
     /// </summary>
     public static async Task<(ProgramSettings Settings, int Version)> SettingsAsync(DbConnection c, DbTransaction? tx, Guid tenantId, CancellationToken ct)
     {
-        await using var cmd = c.Command("SELECT json, version FROM program_settings WHERE tenant_id = @t", tx);
+        var cmd = c.Hot("SELECT json, version FROM program_settings WHERE tenant_id = @t", tx);
         await using var r = await cmd.With("@t", tenantId).ExecuteReaderAsync(ct);
         if (!await r.ReadAsync(ct)) return (ProgramSettings.Default, 0);
         var json = r.GetString(0);
@@ -90,8 +90,8 @@ public static class LedgerStore
         CancellationToken ct, IReadOnlyCollection<Guid>? extraLots = null)
     {
         LoadedAccount loaded;
-        await using (var cmd = c.Command($"SELECT {CustomerColumns} FROM customers WHERE tenant_id = @t AND customer_id = @c{lockClause}", tx))
         {
+            var cmd = c.Hot($"SELECT {CustomerColumns} FROM customers WHERE tenant_id = @t AND customer_id = @c{lockClause}", tx);
             await using var r = await cmd.With("@t", tenantId).With("@c", customerId).ExecuteReaderAsync(ct);
             if (!await r.ReadAsync(ct)) return null;
             var account = new Account
@@ -111,9 +111,8 @@ public static class LedgerStore
         }
 
         var lots = new Dictionary<Guid, Lot>();
-        await using (var cmd = c.Command(
-            $"SELECT {LotColumns} FROM lots WHERE tenant_id = @t AND customer_id = @c AND ledger = @l AND (remaining > 0 OR is_pending)", tx))
         {
+            var cmd = c.Hot($"SELECT {LotColumns} FROM lots WHERE tenant_id = @t AND customer_id = @c AND ledger = @l AND (remaining > 0 OR is_pending)", tx);
             await using var r = await cmd.With("@t", tenantId).With("@c", customerId).With("@l", Account.MainLedger).ExecuteReaderAsync(ct);
             while (await r.ReadAsync(ct))
             {
@@ -295,14 +294,14 @@ public static class LedgerStore
         var tier = await DecideTierAsync(c, tx, tenantId, before.Tier, a, settings, now, ct);
         await RecordAsync(c, tx, tenantId, tier.Events, now, ct);
 
-        await using (var update = c.Command(
+        {
+            var update = c.Prepared(
             """
             UPDATE customers SET points_balance = @b, pending_points = @p, lifetime_earned = @le, lifetime_redeemed = @lr, lifetime_expired = @lx,
                 last_earn_at = @last, is_closed = @closed, reserved_points = reserved_points + @rd, tier = @tier, tier_ends_at = @tend,
                 tier_reminded_for = @trem, reminded_until = COALESCE(@ru, reminded_until), changed_at = @now
             WHERE tenant_id = @t AND customer_id = @c
-            """, tx))
-        {
+            """, tx);
             await update.With("@b", a.Balance).With("@p", a.Pending).With("@le", a.LifetimeEarned).With("@lr", a.LifetimeRedeemed)
                 .With("@lx", a.LifetimeExpired).With("@last", a.LastEarnAt).With("@closed", a.IsClosed).With("@rd", reservedDelta)
                 .With("@tier", tier.Status.Tier).With("@tend", tier.Status.PeriodEndsAt).With("@trem", tier.Status.RemindedFor)
@@ -350,7 +349,7 @@ public static class LedgerStore
     public static async Task RecordOtherAsync(DbConnection c, DbTransaction tx, Guid tenantId, Guid customerId, Guid eventId, string type, string data,
         DateTimeOffset now, CancellationToken ct)
     {
-        await using var insert = c.Command(
+        var insert = c.Prepared(
             """
             INSERT INTO activity (tenant_id, customer_id, event_id, type, ledger, data, created_at) VALUES (@t, @c, @e, @type, @l, @data, @now)
             ON CONFLICT (tenant_id, event_id) DO NOTHING
@@ -371,25 +370,23 @@ public static class LedgerStore
         {
             var count = Math.Min(chunk, rows.Count - start);
             var sql = new System.Text.StringBuilder(head).Append(" VALUES ");
-            await using var cmd = c.Command("", tx);
+            var rowValues = new object?[count][];
             for (var i = 0; i < count; i++)
             {
-                var v = values(rows[start + i]);
+                var v = rowValues[i] = values(rows[start + i]);
                 sql.Append(i == 0 ? "(" : ", (");
-                for (var j = 0; j < v.Length; j++)
-                {
-                    var name = string.Create(CultureInfo.InvariantCulture, $"@v{i}_{j}");
-                    sql.Append(j == 0 ? name : ", " + name);
-                    cmd.With(name, v[j]);
-                }
-
+                for (var j = 0; j < v.Length; j++) sql.Append(j == 0 ? "" : ", ").Append(CultureInfo.InvariantCulture, $"@v{i}_{j}");
                 sql.Append(')');
             }
 
+            // Kept prepared per row count: the text is built from constants and parameter names only.
+            var cmd = c.Prepared(sql.Append(tail).ToString(), tx);
+            for (var i = 0; i < count; i++)
+            {
+                for (var j = 0; j < rowValues[i].Length; j++) cmd.With(string.Create(CultureInfo.InvariantCulture, $"@v{i}_{j}"), rowValues[i][j]);
+            }
+
             extra?.Invoke(cmd);
-#pragma warning disable CA2100 // the text is built from constants and parameter names only
-            cmd.CommandText = sql.Append(tail).ToString();
-#pragma warning restore CA2100
             await cmd.ExecuteNonQueryAsync(ct);
         }
     }

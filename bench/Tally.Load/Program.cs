@@ -1,6 +1,7 @@
 // Open-loop load: offers order events at a fixed rate, however fast the server answers, then measures the
 // processing lag (processed_at - received_at) of every event from the embedded store's file.
-// usage: Tally.Load <baseUrl> <apiKey> <eventsPerSecond> <seconds> <path to tally.db>
+// usage: Tally.Load <baseUrl> <apiKey> <eventsPerSecond> <seconds> <path to tally.db> [offer-only]
+// offer-only: stop after offering (the worker is off; bench/lag.sh's split mode times the drain itself).
 using System.Diagnostics;
 using System.Globalization;
 using System.Net.Http.Headers;
@@ -33,6 +34,7 @@ var offeredSeconds = clock.Elapsed.TotalSeconds;
 var answered = await Task.WhenAll(inFlight);
 var errors = answered.Count(ok => !ok);
 Console.WriteLine($"offered={sent} in {offeredSeconds:F1}s rate={sent / offeredSeconds:F0}/s errors={errors}");
+if (args.Length > 5 && args[5] == "offer-only") return;
 
 // Wait for the worker to drain the queue.
 var drainStart = Stopwatch.StartNew();

@@ -20,6 +20,9 @@ public sealed partial class EventWorker(
     {
         var o = options.Value;
         var failures = (Seq: 0L, Count: 0);
+        // A batch that ran out of time claimed (read and parsed) events it never reached: the next one claims about
+        // what a budget holds instead of the whole batch size.
+        var claim = o.WorkerBatchSize;
         while (!stoppingToken.IsCancellationRequested)
         {
             int processed;
@@ -29,7 +32,7 @@ public sealed partial class EventWorker(
                 // The unit itself runs to completion once queued: a shutdown never cuts a batch in half.
                 processed = await writes.WriteAsync(
                     (c, tx) => EventProcessing.ProcessPendingAsync(
-                        db, c, tx, processor, o.WorkerBatchSize, clock.GetUtcNow(), cursor, CancellationToken.None, o.WorkerBatchBudget),
+                        db, c, tx, processor, claim, clock.GetUtcNow(), cursor, CancellationToken.None, o.WorkerBatchBudget),
                     CancellationToken.None);
             }
             catch (Exception ex) when (cursor.Current is { } seq)
@@ -54,6 +57,7 @@ public sealed partial class EventWorker(
                 continue;
             }
 
+            claim = cursor.OutOfTime ? Math.Clamp(processed * 2, 16, o.WorkerBatchSize) : o.WorkerBatchSize;
             if (processed == 0 || !cursor.MorePending) await signal.WaitAsync(o.WorkerPollInterval, stoppingToken);
         }
     }

@@ -53,7 +53,7 @@ public static class CustomerData
     /// <param name="lockClause">Database.ForUpdate when the row is about to change under a business check.</param>
     public static async Task<Customer?> GetAsync(DbConnection c, DbTransaction? tx, Guid tenantId, Guid customerId, CancellationToken ct, string lockClause = "")
     {
-        await using var cmd = c.Command($"SELECT {Columns} FROM customers WHERE tenant_id = @t AND customer_id = @c{lockClause}", tx);
+        var cmd = c.Hot($"SELECT {Columns} FROM customers WHERE tenant_id = @t AND customer_id = @c{lockClause}", tx);
         await using var r = await cmd.With("@t", tenantId).With("@c", customerId).ExecuteReaderAsync(ct);
         return await r.ReadAsync(ct) ? Read(r) : null;
     }

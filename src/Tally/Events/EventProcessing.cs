@@ -17,6 +17,9 @@ public sealed class ProcessingCursor
 
     /// <summary>The batch left pending events behind (it was full, or ran out of time): run the next one at once.</summary>
     public bool MorePending { get; set; }
+
+    /// <summary>The batch stopped at its time budget with claimed events left over.</summary>
+    public bool OutOfTime { get; set; }
 }
 
 /// <summary>
@@ -87,9 +90,10 @@ public static class EventProcessing
     {
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         cursor.MorePending = false;
+        cursor.OutOfTime = false;
         var claimed = new List<StoredEvent>();
-        await using (var cmd = c.Command($"SELECT {EventData.Columns} FROM events WHERE status = 'pending' ORDER BY seq LIMIT @n{db.ForUpdateSkipLocked}", tx))
         {
+            var cmd = c.Prepared($"SELECT {EventData.Columns} FROM events WHERE status = 'pending' ORDER BY seq LIMIT @n{db.ForUpdateSkipLocked}", tx);
             await using var r = await cmd.With("@n", limit).ExecuteReaderAsync(ct);
             while (await r.ReadAsync(ct)) claimed.Add(EventData.Read(r));
         }
@@ -99,26 +103,36 @@ public static class EventProcessing
         if (db.Kind == StoreKind.Postgres) claimed = await KeepCustomersWeOwnAsync(c, tx, claimed, ct);
 
         var ctx = new ProcessingContext(db, c, tx, now);
-        await using var done = c.Command("UPDATE events SET status = 'processed', processed_at = @now, error = NULL WHERE seq = @s", tx);
-        var seqParam = done.With("@now", now).With("@s", 0L).Parameters["@s"];
         var handled = 0;
         foreach (var e in claimed)
         {
             if (budget is { } b && handled > 0 && System.Diagnostics.Stopwatch.GetElapsedTime(started) > b)
             {
-                cursor.MorePending = true;
+                cursor.MorePending = cursor.OutOfTime = true;
                 break;
             }
 
             handled++;
             cursor.Current = e.Seq;
             await processor.ProcessAsync(ctx, e, ct);
-            seqParam.Value = e.Seq;
-            await done.ExecuteNonQueryAsync(ct);
         }
 
         cursor.Current = null;
+        // One "processed" mark for the batch: it commits with the events' effects, or rolls back with them.
+        await MarkProcessedAsync(c, tx, claimed.Take(handled), now, ct);
         return handled;
+    }
+
+    private static async Task MarkProcessedAsync(DbConnection c, DbTransaction tx, IEnumerable<StoredEvent> events, DateTimeOffset now, CancellationToken ct)
+    {
+        foreach (var chunk in events.Chunk(500))
+        {
+            var names = string.Join(", ", chunk.Select((_, i) => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"@s{i}")));
+            var cmd = c.Prepared($"UPDATE events SET status = 'processed', processed_at = @now, error = NULL WHERE seq IN ({names})", tx);
+            cmd.With("@now", now);
+            for (var i = 0; i < chunk.Length; i++) cmd.With(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"@s{i}"), chunk[i].Seq);
+            await cmd.ExecuteNonQueryAsync(ct);
+        }
     }
 
     private static async Task<List<StoredEvent>> KeepCustomersWeOwnAsync(DbConnection c, DbTransaction tx, List<StoredEvent> claimed, CancellationToken ct)

@@ -58,7 +58,7 @@ public static class LedgerStore
     /// </summary>
     public static async Task<(ProgramSettings Settings, int Version)> SettingsAsync(DbConnection c, DbTransaction? tx, Guid tenantId, CancellationToken ct)
     {
-        await using var cmd = c.Command("SELECT json, version FROM program_settings WHERE tenant_id = @t", tx);
+        var cmd = c.Hot("SELECT json, version FROM program_settings WHERE tenant_id = @t", tx);
         await using var r = await cmd.With("@t", tenantId).ExecuteReaderAsync(ct);
         if (!await r.ReadAsync(ct)) return (ProgramSettings.Default, 0);
         var json = r.GetString(0);
@@ -90,17 +90,16 @@ public static class LedgerStore
         CancellationToken ct, IReadOnlyCollection<Guid>? extraLots = null)
     {
         LoadedAccount loaded;
-        await using (var cmd = c.Command($"SELECT {CustomerColumns} FROM customers WHERE tenant_id = @t AND customer_id = @c{lockClause}", tx))
         {
+            var cmd = c.Hot($"SELECT {CustomerColumns} FROM customers WHERE tenant_id = @t AND customer_id = @c{lockClause}", tx);
             await using var r = await cmd.With("@t", tenantId).With("@c", customerId).ExecuteReaderAsync(ct);
             if (!await r.ReadAsync(ct)) return null;
             loaded = ReadAccount(r);
         }
 
         var lots = new Dictionary<Guid, Lot>();
-        await using (var cmd = c.Command(
-            $"SELECT {LotColumns} FROM lots WHERE tenant_id = @t AND customer_id = @c AND ledger = @l AND (remaining > 0 OR is_pending)", tx))
         {
+            var cmd = c.Hot($"SELECT {LotColumns} FROM lots WHERE tenant_id = @t AND customer_id = @c AND ledger = @l AND (remaining > 0 OR is_pending)", tx);
             await using var r = await cmd.With("@t", tenantId).With("@c", customerId).With("@l", Account.MainLedger).ExecuteReaderAsync(ct);
             while (await r.ReadAsync(ct))
             {
@@ -232,6 +231,25 @@ public static class LedgerStore
         return await cmd.With("@t", tenantId).With("@k", movementKey).With("@c", customerId).With("@now", now).ExecuteNonQueryAsync(ct) > 0;
     }
 
+    /// <summary>
+    /// Records several movement keys at once; answers those recorded now (the others were recorded before: replays).
+    /// </summary>
+    public static async Task<HashSet<string>> ClaimAllAsync(DbConnection c, DbTransaction tx, Guid tenantId, IReadOnlyList<string> movementKeys, Guid customerId,
+        DateTimeOffset now, CancellationToken ct)
+    {
+        var claimed = new HashSet<string>(StringComparer.Ordinal);
+        if (movementKeys.Count == 0) return claimed;
+        var sql = new System.Text.StringBuilder("INSERT INTO ledger_movements (tenant_id, movement_key, customer_id, created_at) VALUES ");
+        for (var i = 0; i < movementKeys.Count; i++) sql.Append(i == 0 ? "" : ", ").Append(CultureInfo.InvariantCulture, $"(@t, @k{i}, @c, @now)");
+        sql.Append(" ON CONFLICT (tenant_id, movement_key) DO NOTHING RETURNING movement_key");
+        var cmd = c.Prepared(sql.ToString(), tx);
+        cmd.With("@t", tenantId).With("@c", customerId).With("@now", now);
+        for (var i = 0; i < movementKeys.Count; i++) cmd.With(string.Create(CultureInfo.InvariantCulture, $"@k{i}"), movementKeys[i]);
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        while (await r.ReadAsync(ct)) claimed.Add(r.GetString(0));
+        return claimed;
+    }
+
     /// <summary>The customer a movement key was first recorded for, or null when it was never used.</summary>
     public static async Task<Guid?> ClaimedByAsync(DbConnection c, DbTransaction tx, Guid tenantId, string movementKey, CancellationToken ct)
     {
@@ -256,10 +274,22 @@ public static class LedgerStore
     /// applied releases its promise). <paramref name="queuePoints"/> is false for movements caused by a <c>points</c>
     /// event, so points rules cannot loop.
     /// </summary>
-    public static async Task<Persisted> SaveAsync(DbConnection c, DbTransaction tx, Guid tenantId, LoadedAccount before, Posting posting,
+    public static Task<Persisted> SaveAsync(DbConnection c, DbTransaction tx, Guid tenantId, LoadedAccount before, Posting posting,
+        ProgramSettings settings, DateTimeOffset now, CancellationToken ct, long reservedDelta = 0, bool queuePoints = true, string? campaign = null,
+        string? reference = null, DateTimeOffset? remindedUntil = null) =>
+        SaveChainAsync(c, tx, tenantId, before, [posting], settings, now, ct, reservedDelta, queuePoints, campaign, reference, remindedUntil);
+
+    /// <summary>
+    /// Writes movements chained on one account (each decided on the previous one's account, e.g. every award of one
+    /// event) with one write per table and one customer update: the rows are exactly those the movements would write one
+    /// by one. The tier and the next settle job are decided once, on the account as it ends up; each movement that
+    /// changed the balance still queues its own <c>points</c> event.
+    /// </summary>
+    public static async Task<Persisted> SaveChainAsync(DbConnection c, DbTransaction tx, Guid tenantId, LoadedAccount before, IReadOnlyList<Posting> steps,
         ProgramSettings settings, DateTimeOffset now, CancellationToken ct, long reservedDelta = 0, bool queuePoints = true, string? campaign = null,
         string? reference = null, DateTimeOffset? remindedUntil = null)
     {
+        var posting = Posting.Chain(steps);
         var a = posting.Account;
         await WriteRowsAsync(c, tx, tenantId, posting.Entries, posting.NewLots, posting.ChangedLots, now, ct, reference);
 
@@ -268,14 +298,14 @@ public static class LedgerStore
         var tier = await DecideTierAsync(c, tx, tenantId, before.Tier, a, settings, now, ct);
         await RecordAsync(c, tx, tenantId, tier.Events, now, ct);
 
-        await using (var update = c.Command(
+        {
+            var update = c.Prepared(
             """
             UPDATE customers SET points_balance = @b, pending_points = @p, lifetime_earned = @le, lifetime_redeemed = @lr, lifetime_expired = @lx,
                 last_earn_at = @last, is_closed = @closed, reserved_points = reserved_points + @rd, tier = @tier, tier_ends_at = @tend,
                 tier_reminded_for = @trem, reminded_until = COALESCE(@ru, reminded_until), changed_at = @now
             WHERE tenant_id = @t AND customer_id = @c
-            """, tx))
-        {
+            """, tx);
             await update.With("@b", a.Balance).With("@p", a.Pending).With("@le", a.LifetimeEarned).With("@lr", a.LifetimeRedeemed)
                 .With("@lx", a.LifetimeExpired).With("@last", a.LastEarnAt).With("@closed", a.IsClosed).With("@rd", reservedDelta)
                 .With("@tier", tier.Status.Tier).With("@tend", tier.Status.PeriodEndsAt).With("@trem", tier.Status.RemindedFor)
@@ -286,7 +316,15 @@ public static class LedgerStore
 
         var previous = before.Account.Balance;
         if (queuePoints && a.Balance != previous && posting.Entries.Count > 0 && await Rules.RuleData.HasActivePointsRulesAsync(c, tx, tenantId, ct))
-            await QueuePointsEventAsync(c, tx, tenantId, posting, previous, campaign, now, ct);
+        {
+            var balance = previous;
+            foreach (var step in steps)
+            {
+                if (step.Account.Balance != balance && step.Entries.Count > 0) await QueuePointsEventAsync(c, tx, tenantId, step, balance, campaign, now, ct);
+                balance = step.Account.Balance;
+            }
+        }
+
         return new Persisted(previous, a.Balance, tier.Status.Tier);
     }
 
@@ -408,7 +446,7 @@ public static class LedgerStore
     public static async Task RecordOtherAsync(DbConnection c, DbTransaction tx, Guid tenantId, Guid customerId, Guid eventId, string type, string data,
         DateTimeOffset now, CancellationToken ct)
     {
-        await using var insert = c.Command(
+        var insert = c.Prepared(
             """
             INSERT INTO activity (tenant_id, customer_id, event_id, type, ledger, data, created_at) VALUES (@t, @c, @e, @type, @l, @data, @now)
             ON CONFLICT (tenant_id, event_id) DO NOTHING

@@ -16,22 +16,46 @@ public static class PointsBook
     /// </summary>
     public static async Task<bool> EarnAsync(ProcessingContext ctx, Guid tenantId, Guid customerId, PointsDecision decision, Cause cause, CancellationToken ct)
     {
-        if (decision.Points <= 0) return false;
+        var causedByPoints = await LedgerStore.IsPointsEventAsync(ctx.Connection, ctx.Tx, tenantId, cause.EventId, ct);
+        return await EarnAllAsync(ctx, tenantId, customerId, [(decision, cause)], causedByPoints, ct) > 0;
+    }
+
+    /// <summary>
+    /// Awards every points decision of one event, in order, with one account load, one claim of their keys and one
+    /// save: the same rows as awarding them one by one (each award is decided on the account the previous one left),
+    /// at a fraction of the statements. Idempotent per cause's key: a replayed award posts nothing. Answers how many
+    /// awards were posted. <paramref name="causedByPointsEvent"/>: the event is a <c>points</c> event, so the awards
+    /// queue no new one (points rules cannot loop).
+    /// </summary>
+    public static async Task<int> EarnAllAsync(ProcessingContext ctx, Guid tenantId, Guid customerId, IReadOnlyList<(PointsDecision Decision, Cause Cause)> awards,
+        bool causedByPointsEvent, CancellationToken ct)
+    {
+        var wanted = awards.Where(x => x.Decision.Points > 0).ToList();
+        if (wanted.Count == 0) return 0;
         var (c, tx, now) = (ctx.Connection, ctx.Tx, ctx.Now);
         var loaded = await LedgerStore.LoadAsync(c, tx, tenantId, customerId, ctx.Db.ForUpdate, ct)
             ?? throw new InvalidOperationException($"Customer {customerId} does not exist");
-        if (!await LedgerStore.ClaimAsync(c, tx, tenantId, cause.Key, customerId, now, ct)) return false;
+        var claimed = await LedgerStore.ClaimAllAsync(c, tx, tenantId, [.. wanted.Select(x => x.Cause.Key)], customerId, now, ct);
+        if (claimed.Count == 0) return 0;
         var (settings, _) = await LedgerStore.SettingsAsync(c, tx, tenantId, ct);
 
-        // An outcome's own dates win over the program's; absolute instants become periods in the program's zone.
-        var expiresAfter = decision.ExpiresAfter is { } ea ? ProgramSettings.ParsePeriod(ea) : decision.ExpiresAt is { } at ? Between(settings, now, at) : null;
-        var pendingFor = decision.PendingFor is { } pf ? ProgramSettings.ParsePeriod(pf) : decision.PendingUntil is { } pu ? Between(settings, now, pu) : null;
-        var decided = Movements.Earn(loaded.Account, settings, decision.Points, cause, now, expiresAfter, pendingFor, decision.RuleName);
-        if (decided is not Accepted<Posting> accepted) return false; // a closed (merged) account earns nothing
+        var steps = new List<Posting>(claimed.Count);
+        var account = loaded.Account;
+        foreach (var (decision, cause) in wanted)
+        {
+            if (!claimed.Contains(cause.Key)) continue;
+            // An outcome's own dates win over the program's; absolute instants become periods in the program's zone.
+            var expiresAfter = decision.ExpiresAfter is { } ea ? ProgramSettings.ParsePeriod(ea) : decision.ExpiresAt is { } at ? Between(settings, now, at) : null;
+            var pendingFor = decision.PendingFor is { } pf ? ProgramSettings.ParsePeriod(pf) : decision.PendingUntil is { } pu ? Between(settings, now, pu) : null;
+            if (Movements.Earn(account, settings, decision.Points, cause, now, expiresAfter, pendingFor, decision.RuleName) is not Accepted<Posting> accepted)
+                continue; // a closed (merged) account earns nothing
+            steps.Add(accepted.Value);
+            account = accepted.Value.Account;
+        }
 
-        var queuePoints = !await LedgerStore.IsPointsEventAsync(c, tx, tenantId, cause.EventId, ct);
-        await LedgerStore.SaveAsync(c, tx, tenantId, loaded, accepted.Value, settings, now, ct, queuePoints: queuePoints);
-        return true;
+        if (steps.Count == 0) return 0;
+        await LedgerStore.SaveChainAsync(c, tx, tenantId, loaded, steps, settings, now, ct, queuePoints: !causedByPointsEvent);
+        return steps.Count;
     }
 
     /// <summary>

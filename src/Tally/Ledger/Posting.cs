@@ -14,6 +14,30 @@ public sealed record Posting(
     IReadOnlyList<LedgerEvent> Events)
 {
     public bool IsEmpty => Entries.Count == 0 && Events.Count == 0;
+
+    /// <summary>
+    /// Movements chained on one account (each decided on the previous one's <see cref="Account"/>) as one posting to
+    /// persist: every entry and event in order, each lot once in its last state (a lot created by one movement and
+    /// changed by a later one is inserted as it ended up).
+    /// </summary>
+    public static Posting Chain(IReadOnlyList<Posting> postings)
+    {
+        if (postings.Count == 1) return postings[0];
+        var created = new Dictionary<Guid, Lot>();
+        var changed = new Dictionary<Guid, Lot>();
+        foreach (var p in postings)
+        {
+            foreach (var lot in p.NewLots) created[lot.LotId] = lot;
+            foreach (var lot in p.ChangedLots)
+            {
+                if (created.ContainsKey(lot.LotId)) created[lot.LotId] = lot;
+                else changed[lot.LotId] = lot;
+            }
+        }
+
+        return new(postings[^1].Account, [.. postings.SelectMany(p => p.Entries)], [.. created.Values], [.. changed.Values],
+            [.. postings.SelectMany(p => p.Events)]);
+    }
 }
 
 /// <summary>Both sides of a transfer or a merge: persist both or neither.</summary>

@@ -42,6 +42,12 @@ public sealed class CompiledRule
     internal List<CounterNeed> CounterNeeds { get; } = [];
     internal List<CounterDef> CounterDefs { get; } = [];
     internal List<Func<LineItem, bool>> ItemFilters { get; } = [];
+
+    /// <summary>
+    /// SKUs the rule cannot match without: a top-level item condition that requires <c>sku eq X</c> of its line. The
+    /// RuleSet skips the rule when no line (or line part) of the event has one of them, without walking its lines.
+    /// </summary>
+    internal string[] RequiredSkus { get; private set; } = [];
     internal OutcomeStep[] Outcomes { get; private set; } = [];
     internal string[] OutcomeTypes { get; private set; } = [];
 
@@ -76,6 +82,8 @@ public sealed class CompiledRule
         rule.PinnedNameSpace = top.OfType<FieldCondition>()
             .FirstOrDefault(f => f is { Field: "nameSpace", Op: ConditionOp.Eq, Value: string })?.Value as string;
 
+        rule.RequiredSkus = [.. top.OfType<ItemCondition>().Select(i => RequiredSku(i.Item)).OfType<string>().Distinct(StringComparer.Ordinal)];
+
         var compiler = new ConditionCompiler(rule, type, counterKey, typeKey);
         if (document.Conditions is { } c) rule.Matches = compiler.Compile(c);
         if (compiler.UsesCounterKey)
@@ -87,6 +95,13 @@ public sealed class CompiledRule
         rule.OutcomeTypes = [.. document.Outcomes.Select(OutcomeCompiler.TypeName)];
         return rule;
     }
+
+    private static string? RequiredSku(Condition line) => line switch
+    {
+        FieldCondition { Field: "sku", Op: ConditionOp.Eq, Value: string sku } => sku,
+        AllCondition all => all.Conditions.Select(RequiredSku).FirstOrDefault(s => s is not null),
+        _ => null,
+    };
 
     /// <summary>Lines of the event matched by the rule's item conditions (all lines when it has none): what an items voucher discounts.</summary>
     internal IEnumerable<LineItem> DiscountedLines(EvalContext ctx) =>

@@ -86,7 +86,21 @@ public sealed class RuleProcessing(RuleBook book)
             await RuleState.WriteCountersAsync(ctx.Connection, ctx.Tx, e.TenantId, e.CustomerId, e.EventId, e.Seq, evaluation.CounterIncrements, ct);
             // Membership as loaded (the customer's row is locked): adding a member twice or removing a non-member writes nothing.
             var segments = new HashSet<string>(customer.Segments, StringComparer.Ordinal);
-            foreach (var decision in evaluation.Decisions) await FulfilAsync(ctx, e, decision, segments, ct);
+            // The event's awards go to the ledger together (one account load and save); an expiry between them keeps its place.
+            var awards = new List<(PointsDecision, Cause)>();
+            foreach (var decision in evaluation.Decisions)
+            {
+                if (decision is PointsDecision points)
+                {
+                    awards.Add((points, Cause.Event(e.EventId.ToString(), points.RuleId, points.RuleVersion, points.OutcomeIndex)));
+                    continue;
+                }
+
+                if (decision is ExpirePointsDecision) await EarnAllAsync(ctx, e, awards, ct);
+                await FulfilAsync(ctx, e, decision, segments, ct);
+            }
+
+            await EarnAllAsync(ctx, e, awards, ct);
             var json = JsonSerializer.Serialize(AssessmentRecord.Of(setVersion, ctx.Now, customer, facts), TraceJson);
             await RuleState.SaveTraceAsync(ctx.Connection, ctx.Tx, e.TenantId, e.EventId, json, ctx.Now, ct);
 
@@ -138,16 +152,19 @@ public sealed class RuleProcessing(RuleBook book)
         return body is null ? null : body with { EventId = e.EventId.ToString(), CustomerId = e.CustomerId.ToString() };
     }
 
+    private static async Task EarnAllAsync(ProcessingContext ctx, StoredEvent e, List<(PointsDecision, Cause)> awards, CancellationToken ct)
+    {
+        if (awards.Count == 0) return;
+        await PointsBook.EarnAllAsync(ctx, e.TenantId, e.CustomerId, awards, causedByPointsEvent: e.Type == EventType.Points, ct);
+        awards.Clear();
+    }
+
     /// <summary>The effect of one decision. Each is keyed by (event, rule, outcome) so that doing it twice does it once.</summary>
     private static async Task FulfilAsync(ProcessingContext ctx, StoredEvent e, Decision decision, HashSet<string> segments, CancellationToken ct)
     {
         var (c, tx, t) = (ctx.Connection, ctx.Tx, e.TenantId);
         switch (decision)
         {
-            case PointsDecision points:
-                await PointsBook.EarnAsync(ctx, t, e.CustomerId, points,
-                    Cause.Event(e.EventId.ToString(), points.RuleId, points.RuleVersion, points.OutcomeIndex), ct);
-                break;
             case SegmentDecision { Add: true } segment:
                 if (segments.Add(segment.Segment)) await SegmentData.AddAsync(c, tx, t, segment.Segment, e.CustomerId, ctx.Now, ct);
                 break;

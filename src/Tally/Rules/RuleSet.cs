@@ -77,6 +77,7 @@ public sealed class RuleSet
         List<SkippedOutcome>? skippedOutcomes = null;
         List<RuleUsage>? usages = null;
         string? stoppedBy = null;
+        HashSet<string>? skus = null;
 
         foreach (var rule in Candidates(ctx))
         {
@@ -87,6 +88,10 @@ public sealed class RuleSet
                 trace?.Add(new(rule.RuleId, rule.Version, doc.Name, false, [], [], skipped));
                 continue;
             }
+
+            // Without a trace, a rule whose item condition names a SKU the event does not have cannot match: skip its lines.
+            // (A traced run walks every condition, so that the trace shows them; the outcome is the same.)
+            if (trace is null && rule.RequiredSkus.Length > 0 && !HasSkus(ctx, rule.RequiredSkus, ref skus)) continue;
 
             List<ConditionTrace>? conditions = trace is null ? null : [];
             ctx.Trace = conditions;
@@ -129,6 +134,23 @@ public sealed class RuleSet
             if (limits.Total is { } t && used.Total >= t) return $"limit reached: {t} in total";
         }
         return null;
+    }
+
+    private static bool HasSkus(EvalContext ctx, string[] required, ref HashSet<string>? skus)
+    {
+        if (skus is null)
+        {
+            skus = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var line in ctx.Lines)
+            {
+                if (line.Sku is { } sku) skus.Add(sku);
+                foreach (var part in line.BasketItemParts ?? []) if (part.Sku is { } p) skus.Add(p);
+            }
+        }
+
+        foreach (var sku in required)
+            if (!skus.Contains(sku)) return false;
+        return true;
     }
 
     private static string Iso(DateTimeOffset at) => at.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);

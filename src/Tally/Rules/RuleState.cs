@@ -127,7 +127,7 @@ public static class RuleState
     /// <summary>Keeps the trace of a processed event; it also marks the event as assessed.</summary>
     public static async Task SaveTraceAsync(DbConnection c, DbTransaction tx, Guid tenantId, Guid eventId, string trace, DateTimeOffset now, CancellationToken ct)
     {
-        await using var cmd = c.Command(
+        var cmd = c.Prepared(
             """
             INSERT INTO event_traces (tenant_id, event_id, trace, created_at) VALUES (@t, @e, @trace, @now)
             ON CONFLICT (tenant_id, event_id) DO UPDATE SET trace = excluded.trace, created_at = excluded.created_at
@@ -137,7 +137,7 @@ public static class RuleState
 
     public static async Task<string?> TraceAsync(DbConnection c, DbTransaction? tx, Guid tenantId, Guid eventId, CancellationToken ct)
     {
-        await using var cmd = c.Command("SELECT trace FROM event_traces WHERE tenant_id = @t AND event_id = @e", tx);
+        var cmd = c.Hot("SELECT trace FROM event_traces WHERE tenant_id = @t AND event_id = @e", tx);
         return await cmd.With("@t", tenantId).With("@e", eventId).ExecuteScalarAsync(ct) as string;
     }
 }

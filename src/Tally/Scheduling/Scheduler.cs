@@ -35,7 +35,7 @@ public static class Scheduler
     public static async Task<bool> ScheduleAsync(
         DbConnection c, DbTransaction tx, Guid tenantId, Guid? customerId, string kind, string key, DateTimeOffset dueAt, string? payload, CancellationToken ct)
     {
-        await using var cmd = c.Command(
+        var cmd = c.Prepared(
             """
             INSERT INTO scheduled_jobs (tenant_id, customer_id, kind, job_key, due_at, payload, status, attempts)
             VALUES (@t, @c, @kind, @key, @due, @payload, 'due', 0)

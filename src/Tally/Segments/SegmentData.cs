@@ -38,7 +38,7 @@ public static class SegmentData
     /// <summary>The segments a customer belongs to, by name.</summary>
     public static async Task<List<string>> OfCustomerAsync(DbConnection c, DbTransaction? tx, Guid tenantId, Guid customerId, CancellationToken ct)
     {
-        await using var cmd = c.Command("SELECT segment FROM segment_members WHERE tenant_id = @t AND customer_id = @c ORDER BY segment", tx);
+        var cmd = c.Hot("SELECT segment FROM segment_members WHERE tenant_id = @t AND customer_id = @c ORDER BY segment", tx);
         await using var r = await cmd.With("@t", tenantId).With("@c", customerId).ExecuteReaderAsync(ct);
         var names = new List<string>();
         while (await r.ReadAsync(ct)) names.Add(r.GetString(0));

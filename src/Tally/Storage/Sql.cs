@@ -44,6 +44,13 @@ public static class Sql
     }
 
     /// <summary>
+    /// A statement of the write path: kept prepared (<see cref="Prepared"/>) inside a transaction, where the connection is
+    /// a writer's and lives for the process; a plain command on a pooled read connection. Never dispose it.
+    /// </summary>
+    public static DbCommand Hot(this DbConnection connection, string sql, DbTransaction? tx) =>
+        tx is null ? connection.Command(sql) : connection.Prepared(sql, tx);
+
+    /// <summary>
     /// Adds a parameter. Guids are 16-byte BLOBs on SQLite (big-endian, so they sort as their text does) and uuid on
     /// PostgreSQL; instants are Unix milliseconds.
     /// </summary>

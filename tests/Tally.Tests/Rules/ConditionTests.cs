@@ -206,4 +206,25 @@ public class ConditionTests
         Assert.Equal(["segment", "not"], trace.Conditions.Select(c => c.Path));
         Assert.Equal([true, false], trace.Conditions.Select(c => c.Result));
     }
+
+    // Rules whose item condition names a SKU are skipped without walking the lines when the basket lacks it (untraced
+    // runs only): a SKU on a whole item, on a bundle's part, or nowhere; alone, under a line "all", or beside other leaves.
+    public static TheoryData<string, bool> SkuPinned => new()
+    {
+        { """{"item": {"field": "sku", "op": "eq", "value": "SHOE-1"}}""", true },
+        { """{"item": {"field": "sku", "op": "eq", "value": "HAT-1"}}""", true },
+        { """{"item": {"field": "sku", "op": "eq", "value": "NONE"}}""", false },
+        { """{"all": [{"field": "basket.total", "op": "gte", "value": 1}, {"item": {"all": [{"field": "sku", "op": "eq", "value": "SOCK-1"}, {"field": "quantity", "op": "gte", "value": 3}]}}]}""", true },
+        { """{"all": [{"field": "basket.total", "op": "gte", "value": 1}, {"item": {"all": [{"field": "sku", "op": "eq", "value": "SOCK-2"}]}}]}""", false },
+        { """{"any": [{"item": {"field": "sku", "op": "eq", "value": "NONE"}}, {"field": "basket.total", "op": "gte", "value": 1}]}""", true },
+    };
+
+    [Theory]
+    [MemberData(nameof(SkuPinned))]
+    public void A_rule_naming_a_sku_fires_alike_with_and_without_a_trace(string condition, bool fires)
+    {
+        var rule = Rule(RuleJson("basket", condition));
+        Assert.Equal(fires, Evaluate(Events["basket"], [rule]).Fired.Count == 1);
+        Assert.Equal(fires, Evaluate(Events["basket"], [rule], trace: true).Fired.Count == 1);
+    }
 }

@@ -30,13 +30,6 @@ public sealed class TallyOptions
     [Range(0, 64)]
     public int Writers { get; set; }
 
-    /// <summary>
-    /// Embedded store: how often a background connection copies the write-ahead log into the database file
-    /// while writes come in (see SqliteCheckpointer); zero leaves it all to the writer, as SQLite does by default.
-    /// </summary>
-    [Range(typeof(TimeSpan), "00:00:00", "00:01:00")]
-    public TimeSpan CheckpointInterval { get; set; } = TimeSpan.FromMilliseconds(20);
-
     /// <summary>Run the event worker in this process (turn off for API-only nodes).</summary>
     public bool RunWorker { get; set; } = true;
 

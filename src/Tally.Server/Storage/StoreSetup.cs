@@ -23,7 +23,6 @@ public static class StoreSetup
         builder.Services.AddSingleton<EventProcessor>();
         builder.Services.AddSingleton(new Tally.Customers.KnownCustomers());
         builder.Services.AddSingleton<EventSignal>();
-        builder.Services.AddHostedService<SqliteCheckpointer>();
         if (builder.Configuration.GetValue("Tally:RunWorker", true)) builder.Services.AddHostedService<EventWorker>();
 
         // Rules: the live rule sets, their assessment in the worker, trigger jobs, the webhook outbox sender.

@@ -77,7 +77,29 @@ public static class LedgerStore
             ON CONFLICT (tenant_id) DO UPDATE SET json = excluded.json, version = program_settings.version + 1, changed_at = excluded.changed_at
             RETURNING version
             """, tx);
-        return Convert.ToInt32(await cmd.With("@t", tenantId).With("@j", settings.ToJson()).With("@now", now).ExecuteScalarAsync(ct), CultureInfo.InvariantCulture);
+        var (before, _) = await SettingsAsync(c, tx, tenantId, ct);
+        var version = Convert.ToInt32(await cmd.With("@t", tenantId).With("@j", settings.ToJson()).With("@now", now).ExecuteScalarAsync(ct), CultureInfo.InvariantCulture);
+        if (TierRules(before) != TierRules(settings)) await SettleEveryoneAsync(c, tx, tenantId, $"{SettleJob}:program:{version}:", now, ct);
+        return version;
+    }
+
+    private static string TierRules(ProgramSettings s) =>
+        $"{string.Join(";", s.Tiers.Select(t => $"{t.Name}={t.Threshold}"))}|{s.TierMeasure}|{s.TierPeriod}";
+
+    /// <summary>
+    /// Schedules a settle job, due now, for every customer of the tenant: after the tiers changed, each customer's tier is
+    /// decided again by the scheduler in its rounds (upgrades recorded as for any movement), not left as it was until the
+    /// customer's next movement. One statement; on a very large tenant it holds the writer for a moment (an admin change).
+    /// </summary>
+    private static async Task SettleEveryoneAsync(DbConnection c, DbTransaction tx, Guid tenantId, string keyPrefix, DateTimeOffset now, CancellationToken ct)
+    {
+        await using var cmd = c.Command(
+            $"""
+            INSERT INTO scheduled_jobs (tenant_id, customer_id, kind, job_key, due_at, payload, status, attempts)
+            SELECT tenant_id, customer_id, @kind, @prefix || {Sql.IdAsHex(c, "customer_id")}, @now, NULL, 'due', 0 FROM customers WHERE tenant_id = @t
+            ON CONFLICT (tenant_id, job_key) DO NOTHING
+            """, tx);
+        await cmd.With("@kind", SettleJob).With("@prefix", keyPrefix).With("@now", now).With("@t", tenantId).ExecuteNonQueryAsync(ct);
     }
 
     // ---- accounts ----

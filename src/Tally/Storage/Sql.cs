@@ -139,6 +139,10 @@ public static class Sql
         }
     }
 
+    /// <summary>SQL for an id column as 32 lowercase hex digits (a Guid's "N" text), on either engine.</summary>
+    public static string IdAsHex(DbConnection c, string column) =>
+        c is SqliteConnection ? $"lower(hex({column}))" : $"replace(CAST({column} AS TEXT), '-', '')";
+
     /// <summary>A uuid as either engine returns it from a scalar query (uuid, BLOB or text).</summary>
     public static Guid GuidOf(object? value) => value switch
     {

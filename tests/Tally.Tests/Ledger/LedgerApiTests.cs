@@ -374,6 +374,30 @@ public abstract class LedgerApiTests<TApp>(TApp app) : IClassFixture<TApp>
     }
 
     [Fact]
+    public async Task Customers_who_existed_before_tiers_were_added_get_their_tier_without_a_new_movement()
+    {
+        await Program(new { });
+        var (_, customer) = await NewCustomer();
+        await api.Adjust(customer, 150, create: false);
+        var (_, before) = await api.GetJson($"/api/v1/customers/{customer}");
+        Assert.Null((string?)before!["tier"]);
+
+        await Program(new
+        {
+            tiers = new[] { new { name = "Silver", threshold = 0 }, new { name = "Gold", threshold = 100 } },
+            tierBasis = new { measure = "points", period = "lifetime" },
+        });
+        await Advance("PT1S");
+
+        var (_, after) = await api.GetJson($"/api/v1/customers/{customer}");
+        Assert.Equal("Gold", (string?)after!["tier"]);
+        Assert.Equal("Gold", (string?)(await BalanceOf(customer))["tier"]);
+        Assert.Single(await ActivityTypes(customer), t => t == "tierUpgraded");
+        Assert.Equal(150, await api.Balance(customer));
+        await Program(new { });
+    }
+
+    [Fact]
     public async Task Tiers_upgrade_at_once_and_downgrade_at_the_end_of_the_period_after_a_reminder()
     {
         await Program(new

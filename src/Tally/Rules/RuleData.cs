@@ -139,7 +139,7 @@ public static class RuleData
     /// <summary>The tenant's rule-set version: 0 before its first publish.</summary>
     public static async Task<long> SetVersionAsync(DbConnection c, DbTransaction? tx, Guid tenantId, CancellationToken ct)
     {
-        var cmd = c.Prepared("SELECT version FROM rule_sets WHERE tenant_id = @t", tx);
+        var cmd = c.Hot("SELECT version FROM rule_sets WHERE tenant_id = @t", tx);
         var value = await cmd.With("@t", tenantId).ExecuteScalarAsync(ct);
         return value is null or DBNull ? 0 : Convert.ToInt64(value, System.Globalization.CultureInfo.InvariantCulture);
     }

@@ -364,7 +364,7 @@ public static class Migrations
             {
                 var words = line.Trim().Split(' ', StringSplitOptions.RemoveEmptyEntries);
                 if (words.Length >= 3 && words[0] == "CREATE" && words[1] == "TABLE") table = words[2];
-                if (words.Length >= 6 && words[0] == "ALTER" && words[1] == "TABLE" && words[3] == "ADD" && words[4] == "COLUMN")
+                if (words.Length >= 7 && words[0] == "ALTER" && words[1] == "TABLE" && words[3] == "ADD" && words[4] == "COLUMN")
                 {
                     if (words[6] == "{id}") columns.Add((words[2], words[5]));
                     continue;

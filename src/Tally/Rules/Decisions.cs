@@ -3,7 +3,8 @@ using System.Text.Json.Serialization;
 namespace Tally.Rules;
 
 // What an evaluation decides: records, never side effects. The worker turns them into ledger entries, messages,
-// webhook calls and scheduled events; a basket returns them as they are.
+// webhook calls and scheduled events; a basket returns them as they are. An optional field that is not set is left
+// out of the JSON (a basket answer of 50 outcomes is half its size without the nulls).
 
 [JsonPolymorphic(TypeDiscriminatorPropertyName = "type")]
 [JsonDerivedType(typeof(PointsDecision), "points")]
@@ -28,10 +29,15 @@ public abstract record Decision
 public sealed record PointsDecision : Decision
 {
     public required long Points { get; init; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public decimal? Basis { get; init; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? ExpiresAfter { get; init; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public DateTimeOffset? ExpiresAt { get; init; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? PendingFor { get; init; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public DateTimeOffset? PendingUntil { get; init; }
 }
 
@@ -46,6 +52,7 @@ public sealed record WebhookDecision : Decision
     public required string Url { get; init; }
     public required string Method { get; init; }
     public required IReadOnlyDictionary<string, string> Headers { get; init; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? Body { get; init; }
 }
 
@@ -73,16 +80,21 @@ public sealed record EmailDecision : Decision
 public sealed record VoucherDecision : Decision
 {
     public required string Code { get; init; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public decimal? Percent { get; init; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public decimal? Amount { get; init; }
     public required string AppliesTo { get; init; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public decimal? DiscountAmount { get; init; }
 }
 
 /// <summary>Expire points earned before EarnedBefore, or all of them when it is null.</summary>
 public sealed record ExpirePointsDecision : Decision
 {
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? OlderThan { get; init; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public DateTimeOffset? EarnedBefore { get; init; }
 }
 

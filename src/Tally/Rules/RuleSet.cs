@@ -12,7 +12,31 @@ namespace Tally.Rules;
 /// </summary>
 public sealed class RuleSet
 {
-    private sealed record Bucket(FrozenDictionary<string, CompiledRule[]> ByNameSpace, CompiledRule[] Unpinned, CounterDef[] Counters);
+    /// <summary>
+    /// One event type's rules. Unpinned rules are also split by the first SKU they require (<see cref="CompiledRule.RequiredSkus"/>),
+    /// so an untraced evaluation meets only the rules whose SKU the event has, plus those that require none. Needy* hold the rules
+    /// that need facts loaded (counters, limits).
+    /// </summary>
+    private sealed record Bucket(
+        FrozenDictionary<string, CompiledRule[]> ByNameSpace,
+        CompiledRule[] Unpinned,
+        CounterDef[] Counters,
+        CompiledRule[] UnpinnedWithoutSku,
+        FrozenDictionary<string, CompiledRule[]> UnpinnedBySku,
+        FrozenDictionary<string, CompiledRule[]> NeedyByNameSpace,
+        CompiledRule[] NeedyUnpinned);
+
+    private enum Selection
+    {
+        /// <summary>Every rule of the event's types (and nameSpace): what a trace shows.</summary>
+        All,
+
+        /// <summary>Only the rules that could match the event's SKUs: the same outcome as All, without a trace.</summary>
+        BySku,
+
+        /// <summary>Only the rules that need facts loaded.</summary>
+        Needy,
+    }
 
     private readonly Dictionary<RuleEventType, Bucket> _buckets;
     private readonly Dictionary<CompiledRule, int> _rank;
@@ -23,10 +47,20 @@ public sealed class RuleSet
         Rules = [.. rules.OrderBy(r => r.Document.Priority).ThenBy(r => r.RuleId, StringComparer.Ordinal).ThenBy(r => r.Version)];
         _rank = Rules.Select((r, i) => (r, i)).ToDictionary(x => x.r, x => x.i);
         _buckets = Rules.GroupBy(r => r.Document.EventType).ToDictionary(g => g.Key, g => new Bucket(
-            g.Where(r => r.PinnedNameSpace is not null).GroupBy(r => r.PinnedNameSpace!, StringComparer.Ordinal)
-                .ToFrozenDictionary(p => p.Key, p => p.ToArray(), StringComparer.Ordinal),
+            ByNameSpace(g),
             [.. g.Where(r => r.PinnedNameSpace is null)],
-            [.. g.SelectMany(r => r.CounterDefs).DistinctBy(d => d.Key, StringComparer.Ordinal)]));
+            [.. g.SelectMany(r => r.CounterDefs).DistinctBy(d => d.Key, StringComparer.Ordinal)],
+            [.. g.Where(r => r.PinnedNameSpace is null && r.RequiredSkus.Length == 0)],
+            g.Where(r => r.PinnedNameSpace is null && r.RequiredSkus.Length > 0).GroupBy(r => r.RequiredSkus[0], StringComparer.Ordinal)
+                .ToFrozenDictionary(p => p.Key, p => p.ToArray(), StringComparer.Ordinal),
+            ByNameSpace(g.Where(NeedsFacts)),
+            [.. g.Where(r => r.PinnedNameSpace is null && NeedsFacts(r))]));
+
+        static FrozenDictionary<string, CompiledRule[]> ByNameSpace(IEnumerable<CompiledRule> rules) =>
+            rules.Where(r => r.PinnedNameSpace is not null).GroupBy(r => r.PinnedNameSpace!, StringComparer.Ordinal)
+                .ToFrozenDictionary(p => p.Key, p => p.ToArray(), StringComparer.Ordinal);
+
+        static bool NeedsFacts(CompiledRule r) => r.CounterNeeds.Count > 0 || r.Document.Limits is not null;
     }
 
     public static RuleSet Empty { get; } = new([]);
@@ -54,7 +88,7 @@ public sealed class RuleSet
         var matched = MatchCounters(ctx, out _);
         var counters = new List<CounterQuery>();
         var usages = new List<string>();
-        foreach (var rule in Candidates(ctx))
+        foreach (var rule in Candidates(ctx, Selection.Needy))
         {
             foreach (var need in rule.CounterNeeds)
             {
@@ -79,7 +113,7 @@ public sealed class RuleSet
         string? stoppedBy = null;
         HashSet<string>? skus = null;
 
-        foreach (var rule in Candidates(ctx))
+        foreach (var rule in Candidates(ctx, trace is null ? Selection.BySku : Selection.All))
         {
             var doc = rule.Document;
             var skipped = stoppedBy is not null ? $"stopped by earlier rule {stoppedBy}" : Skip(rule, now, facts, options);
@@ -90,8 +124,9 @@ public sealed class RuleSet
             }
 
             // Without a trace, a rule whose item condition names a SKU the event does not have cannot match: skip its lines.
-            // (A traced run walks every condition, so that the trace shows them; the outcome is the same.)
-            if (trace is null && rule.RequiredSkus.Length > 0 && !HasSkus(ctx, rule.RequiredSkus, ref skus)) continue;
+            // (The candidates hold only rules whose first required SKU the event has; this checks the others. A traced run
+            // walks every condition of every rule, so that the trace shows them; the outcome is the same.)
+            if (trace is null && rule.RequiredSkus.Length > (rule.PinnedNameSpace is null ? 1 : 0) && !HasSkus(ctx, rule.RequiredSkus, ref skus)) continue;
 
             List<ConditionTrace>? conditions = trace is null ? null : [];
             ctx.Trace = conditions;
@@ -138,19 +173,22 @@ public sealed class RuleSet
 
     private static bool HasSkus(EvalContext ctx, string[] required, ref HashSet<string>? skus)
     {
-        if (skus is null)
-        {
-            skus = new HashSet<string>(StringComparer.Ordinal);
-            foreach (var line in ctx.Lines)
-            {
-                if (line.Sku is { } sku) skus.Add(sku);
-                foreach (var part in line.BasketItemParts ?? []) if (part.Sku is { } p) skus.Add(p);
-            }
-        }
-
+        skus ??= SkusOf(ctx);
         foreach (var sku in required)
             if (!skus.Contains(sku)) return false;
         return true;
+    }
+
+    /// <summary>The SKUs of the event's lines and line parts.</summary>
+    private static HashSet<string> SkusOf(EvalContext ctx)
+    {
+        var skus = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var line in ctx.Lines)
+        {
+            if (line.Sku is { } sku) skus.Add(sku);
+            foreach (var part in line.BasketItemParts ?? []) if (part.Sku is { } p) skus.Add(p);
+        }
+        return skus;
     }
 
     private static string Iso(DateTimeOffset at) => at.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
@@ -184,15 +222,32 @@ public sealed class RuleSet
         return matched;
     }
 
-    private IEnumerable<CompiledRule> Candidates(EvalContext ctx)
+    /// <summary>The rules to consider, in evaluation order.</summary>
+    private IEnumerable<CompiledRule> Candidates(EvalContext ctx, Selection selection)
     {
         CompiledRule[]? only = null;
         List<CompiledRule>? merged = null;
+        HashSet<string>? skus = null;
         foreach (var type in Sources(ctx.Type))
         {
             if (!_buckets.TryGetValue(type, out var bucket)) continue;
-            Add(bucket.Unpinned);
-            if (ctx.Body.NameSpace is { } ns && bucket.ByNameSpace.TryGetValue(ns, out var pinned)) Add(pinned);
+            switch (selection)
+            {
+                case Selection.All:
+                    Add(bucket.Unpinned);
+                    break;
+                case Selection.Needy:
+                    Add(bucket.NeedyUnpinned);
+                    break;
+                case Selection.BySku:
+                    Add(bucket.UnpinnedWithoutSku);
+                    if (bucket.UnpinnedBySku.Count == 0) break;
+                    foreach (var sku in skus ??= SkusOf(ctx))
+                        if (bucket.UnpinnedBySku.TryGetValue(sku, out var withSku)) Add(withSku);
+                    break;
+            }
+            var byNameSpace = selection == Selection.Needy ? bucket.NeedyByNameSpace : bucket.ByNameSpace;
+            if (ctx.Body.NameSpace is { } ns && byNameSpace.TryGetValue(ns, out var pinned)) Add(pinned);
         }
         if (merged is null) return only ?? [];
         merged.Sort((a, b) => _rank[a].CompareTo(_rank[b]));

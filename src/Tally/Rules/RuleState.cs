@@ -30,7 +30,7 @@ public static class RuleState
             var sql = query.Since is null
                 ? "SELECT COUNT(*), COALESCE(SUM(amount_e4), 0) FROM rule_counters WHERE tenant_id = @t AND customer_id = @c AND counter_key = @k AND event_id <> @e AND event_seq < @seq"
                 : "SELECT COUNT(*), COALESCE(SUM(amount_e4), 0) FROM rule_counters WHERE tenant_id = @t AND customer_id = @c AND counter_key = @k AND event_id <> @e AND event_seq < @seq AND at >= @since";
-            await using var cmd = c.Command(sql, tx);
+            var cmd = c.Hot(sql, tx);
             cmd.With("@t", tenantId).With("@c", customerId).With("@k", query.Key).With("@e", eventId).With("@seq", eventSeq);
             if (query.Since is { } since) cmd.With("@since", since);
             await using var r = await cmd.ExecuteReaderAsync(ct);
@@ -42,7 +42,7 @@ public static class RuleState
         foreach (var ruleId in needed.RuleUsages)
         {
             if (!Guid.TryParse(ruleId, out var rule)) continue;
-            await using var cmd = c.Command(
+            var cmd = c.Hot(
                 """
                 SELECT
                     COALESCE((SELECT used FROM rule_usages WHERE tenant_id = @t AND rule_id = @r AND customer_id = @c), 0),

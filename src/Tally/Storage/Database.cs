@@ -1,4 +1,6 @@
+using System.Collections.Concurrent;
 using System.Data.Common;
+using System.Runtime.CompilerServices;
 using Microsoft.Data.Sqlite;
 using Npgsql;
 
@@ -76,15 +78,59 @@ public sealed class Database : IAsyncDisposable
         return c;
     }
 
-    /// <summary>Runs a read on a pooled connection (never inside the write queue).</summary>
+    /// <summary>SQLite read connections kept open between reads (at most this many idle).</summary>
+    private const int IdleReaders = 8;
+
+    private readonly ConcurrentBag<SqliteConnection> readers = [];
+    private static readonly ConditionalWeakTable<DbConnection, object> LongLived = [];
+    private volatile bool disposed;
+
+    /// <summary>
+    /// Whether the connection stays open for many uses (a SQLite reader of <see cref="ReadAsync{T}"/>), so a statement kept
+    /// prepared with it (<see cref="Sql.Prepared"/>) is parsed once rather than on every read.
+    /// </summary>
+    public static bool IsLongLived(DbConnection c) => LongLived.TryGetValue(c, out _);
+
+    /// <summary>Marks a connection that the caller keeps open for many uses (e.g. a writer's).</summary>
+    public static void KeepsOpen(DbConnection c) => LongLived.AddOrUpdate(c, true);
+
+    /// <summary>
+    /// Runs a read (never inside the write queue). On SQLite the connection is one of a few kept open with their prepared
+    /// statements, so a hot read parses no SQL and runs no PRAGMA; one whose read failed is closed, not reused.
+    /// On PostgreSQL, a connection of Npgsql's pool.
+    /// </summary>
     public async Task<T> ReadAsync<T>(Func<DbConnection, Task<T>> read, CancellationToken ct)
     {
-        await using var c = await OpenAsync(ct);
-        return await read(c);
+        if (Kind != StoreKind.Sqlite)
+        {
+            await using var pooled = await OpenAsync(ct);
+            return await read(pooled);
+        }
+
+        if (!readers.TryTake(out var c))
+        {
+            c = (SqliteConnection)await OpenAsync(ct);
+            KeepsOpen(c);
+        }
+
+        var reusable = false;
+        try
+        {
+            var result = await read(c);
+            reusable = c.State == System.Data.ConnectionState.Open;
+            return result;
+        }
+        finally
+        {
+            if (reusable && !disposed && readers.Count < IdleReaders) readers.Add(c);
+            else await c.DisposeAsync();
+        }
     }
 
     public async ValueTask DisposeAsync()
     {
+        disposed = true;
+        while (readers.TryTake(out var c)) await c.DisposeAsync();
         if (dataSource is not null) await dataSource.DisposeAsync();
         else SqliteConnection.ClearAllPools();
     }

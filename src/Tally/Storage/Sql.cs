@@ -44,11 +44,11 @@ public static class Sql
     }
 
     /// <summary>
-    /// A statement of the write path: kept prepared (<see cref="Prepared"/>) inside a transaction, where the connection is
-    /// a writer's and lives for the process; a plain command on a pooled read connection. Never dispose it.
+    /// A hot statement: kept prepared (<see cref="Prepared"/>) on a connection that lives for many uses (a writer's, inside
+    /// its transaction, or a reader of <see cref="Database.ReadAsync{T}"/>); a plain command on any other. Never dispose it.
     /// </summary>
     public static DbCommand Hot(this DbConnection connection, string sql, DbTransaction? tx) =>
-        tx is null ? connection.Command(sql) : connection.Prepared(sql, tx);
+        tx is null && !Database.IsLongLived(connection) ? connection.Command(sql) : connection.Prepared(sql, tx);
 
     /// <summary>
     /// Adds a parameter. Guids are 16-byte BLOBs on SQLite (big-endian, so they sort as their text does) and uuid on

@@ -167,19 +167,30 @@ public sealed class CompiledRule
             var minQuantity = i.MinQuantity ?? 0m;
             var minAmount = i.MinAmount ?? 0m;
             var expected = $"a matching line{(i.MinQuantity is { } q ? $", quantity >= {q}" : "")}{(i.MinAmount is { } a ? $", amount >= {a}" : "")}";
+            // A line condition that requires `sku eq X` looks only at the lines that have X (themselves or in a part): the others
+            // cannot match, so the sums are the same as over every line.
+            var sku = RequiredSku(i.Item);
             return ctx =>
             {
                 var lines = 0;
                 decimal quantity = 0m, amount = 0m;
-                foreach (var l in MatchingLines(ctx.Lines, line))
+                foreach (var l in sku is null ? ctx.Lines : ctx.LinesWithSku(sku))
+                {
+                    if (line(l)) Add(l);
+                    else if (l.BasketItemParts is { } parts)
+                        foreach (var part in parts)
+                            if (line(part)) Add(part);
+                }
+                var result = lines > 0 && quantity >= minQuantity && amount >= minAmount;
+                ctx.Trace?.Add(new("item", expected, new { lines, quantity, amount }, result));
+                return result;
+
+                void Add(LineItem l)
                 {
                     lines++;
                     quantity += l.Quantity ?? 1m;
                     amount += l.LineTotal;
                 }
-                var result = lines > 0 && quantity >= minQuantity && amount >= minAmount;
-                ctx.Trace?.Add(new("item", expected, new { lines, quantity, amount }, result));
-                return result;
             };
         }
 

@@ -72,6 +72,30 @@ internal sealed class EvalContext
 
     public decimal LineQuantity => Lines.Sum(l => l.Quantity ?? 0m);
 
+    private Dictionary<string, List<LineItem>>? _linesBySku;
+
+    /// <summary>The lines whose SKU, or the SKU of one of whose parts, is <paramref name="sku"/>; in order, each once.</summary>
+    public IReadOnlyList<LineItem> LinesWithSku(string sku)
+    {
+        if (_linesBySku is null)
+        {
+            _linesBySku = new(StringComparer.Ordinal);
+            foreach (var line in Lines)
+            {
+                if (line.Sku is { } own) Index(own, line);
+                foreach (var part in line.BasketItemParts ?? [])
+                    if (part.Sku is { } p) Index(p, line);
+            }
+        }
+        return _linesBySku.TryGetValue(sku, out var found) ? found : [];
+
+        void Index(string key, LineItem line)
+        {
+            if (!_linesBySku.TryGetValue(key, out var list)) _linesBySku[key] = list = [];
+            if (list.Count == 0 || !ReferenceEquals(list[^1], line)) list.Add(line);
+        }
+    }
+
     private string[] Collect(Func<LineItem, IEnumerable<string>> pick)
     {
         var seen = new List<string>();

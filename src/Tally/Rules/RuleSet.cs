@@ -250,8 +250,12 @@ public sealed class RuleSet
             if (ctx.Body.NameSpace is { } ns && byNameSpace.TryGetValue(ns, out var pinned)) Add(pinned);
         }
         if (merged is null) return only ?? [];
-        merged.Sort((a, b) => _rank[a].CompareTo(_rank[b]));
-        return merged;
+        // One rank lookup per rule, then a sort on the ranks.
+        var ranks = new int[merged.Count];
+        for (var i = 0; i < ranks.Length; i++) ranks[i] = _rank[merged[i]];
+        var ordered = merged.ToArray();
+        Array.Sort(ranks, ordered);
+        return ordered;
 
         void Add(CompiledRule[] rules)
         {

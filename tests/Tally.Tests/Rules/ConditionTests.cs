@@ -217,7 +217,23 @@ public class ConditionTests
         { """{"all": [{"field": "basket.total", "op": "gte", "value": 1}, {"item": {"all": [{"field": "sku", "op": "eq", "value": "SOCK-1"}, {"field": "quantity", "op": "gte", "value": 3}]}}]}""", true },
         { """{"all": [{"field": "basket.total", "op": "gte", "value": 1}, {"item": {"all": [{"field": "sku", "op": "eq", "value": "SOCK-2"}]}}]}""", false },
         { """{"any": [{"item": {"field": "sku", "op": "eq", "value": "NONE"}}, {"field": "basket.total", "op": "gte", "value": 1}]}""", true },
+        // Sums over the lines that have the SKU (a part counts where its bundle line does not match).
+        { """{"item": {"field": "sku", "op": "eq", "value": "SOCK-1"}, "minQuantity": 3, "minAmount": 15}""", true },
+        { """{"item": {"field": "sku", "op": "eq", "value": "SOCK-1"}, "minQuantity": 4}""", false },
+        { """{"item": {"all": [{"field": "sku", "op": "eq", "value": "SHOE-1"}, {"field": "quantity", "op": "gte", "value": 3}]}}""", false },
+        { """{"item": {"field": "sku", "op": "eq", "value": "BUNDLE"}, "minQuantity": 1, "minAmount": 60}""", true },
     };
+
+    // The SKU index keeps the rules' order: an earlier rule that stops processing stops later ones whatever SKU they name.
+    [Fact]
+    public void Rules_found_by_sku_run_in_priority_order_and_stop_processing_holds()
+    {
+        var first = Rule(RuleJson("basket", """{"item": {"field": "sku", "op": "eq", "value": "HAT-1"}}""", extra: "\"priority\": 1, \"stopProcessing\": true,"), id: "a");
+        var second = Rule(RuleJson("basket", """{"item": {"field": "sku", "op": "eq", "value": "SHOE-1"}}""", extra: "\"priority\": 2,"), id: "b");
+        var third = Rule(RuleJson("basket", """{"field": "basket.total", "op": "gte", "value": 1}""", extra: "\"priority\": 0,"), id: "c");
+        foreach (var trace in new[] { false, true })
+            Assert.Equal(["c", "a"], Evaluate(Events["basket"], [second, first, third], trace: trace).Fired.Select(f => f.RuleId));
+    }
 
     [Theory]
     [MemberData(nameof(SkuPinned))]

@@ -5,8 +5,14 @@ using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Tally.Server.Http;
 
-/// <summary>A body read, parsed and checked for media type and size; either a value or the problem to answer.</summary>
-public readonly record struct Body<T>(T? Value, string Raw, ProblemHttpResult? Problem);
+/// <summary>
+/// A body read, parsed and checked for media type and size; either a value or the problem to answer. Raw is the text as
+/// received, decoded when asked for (a basket, stored nowhere, never asks).
+/// </summary>
+public readonly record struct Body<T>(T? Value, ReadOnlyMemory<byte> Bytes, ProblemHttpResult? Problem)
+{
+    public string Raw => Encoding.UTF8.GetString(Bytes.Span);
+}
 
 /// <summary>
 /// Reads request bodies ourselves rather than through parameter binding: so every failure (media type,
@@ -18,11 +24,11 @@ public static class JsonBody
     {
         if (!IsJson(request.ContentType))
         {
-            return new Body<T>(default, "", Problems.Problem(StatusCodes.Status415UnsupportedMediaType, "unsupported_media_type",
+            return new Body<T>(default, default, Problems.Problem(StatusCodes.Status415UnsupportedMediaType, "unsupported_media_type",
                 "Unsupported media type.", "Send the body as application/json."));
         }
 
-        if (request.ContentLength > maxBytes) return new Body<T>(default, "", TooLarge(maxBytes));
+        if (request.ContentLength > maxBytes) return new Body<T>(default, default, TooLarge(maxBytes));
 
         var buffer = new ArrayBufferWriter<byte>(request.ContentLength is > 0 and var n ? (int)n : 4096);
         while (true)
@@ -31,20 +37,20 @@ public static class JsonBody
             var read = await request.Body.ReadAsync(span, ct);
             if (read == 0) break;
             buffer.Advance(read);
-            if (buffer.WrittenCount > maxBytes) return new Body<T>(default, "", TooLarge(maxBytes));
+            if (buffer.WrittenCount > maxBytes) return new Body<T>(default, default, TooLarge(maxBytes));
         }
 
         var bytes = buffer.WrittenSpan;
-        if (bytes.IsEmpty) return new Body<T>(default, "", Problems.MalformedJson("$", "The body is empty."));
+        if (bytes.IsEmpty) return new Body<T>(default, default, Problems.MalformedJson("$", "The body is empty."));
         try
         {
             var value = JsonSerializer.Deserialize<T>(bytes, Tally.TallyJson.Options);
-            if (value is null) return new Body<T>(default, "", Problems.Validation("$", "The body must be a JSON object."));
-            return new Body<T>(value, Encoding.UTF8.GetString(bytes), null);
+            if (value is null) return new Body<T>(default, default, Problems.Validation("$", "The body must be a JSON object."));
+            return new Body<T>(value, buffer.WrittenMemory, null);
         }
         catch (JsonException ex)
         {
-            return new Body<T>(default, "", Describe(bytes, typeof(T), ex));
+            return new Body<T>(default, default, Describe(bytes, typeof(T), ex));
         }
     }
 

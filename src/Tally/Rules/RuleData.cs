@@ -95,6 +95,9 @@ public static class RuleData
             version = Convert.ToInt64(await cmd.With("@t", tenantId).ExecuteScalarAsync(ct), System.Globalization.CultureInfo.InvariantCulture);
         }
 
+        // Later units of the same write batch see the new version.
+        TransactionMemo.Of(tx)?[(VersionMemo, tenantId)] = version;
+
         var members = (await ListAsync(c, tx, tenantId, null, null, null, withArchived: false, ct)).Select(r => new RuleRef(r.RuleId, r.Version)).ToList();
         await using var snapshot = c.Command("INSERT INTO rule_set_snapshots (tenant_id, version, rules) VALUES (@t, @v, @rules)", tx);
         await snapshot.With("@t", tenantId).With("@v", version).With("@rules", JsonSerializer.Serialize(members, TallyJson.Options)).ExecuteNonQueryAsync(ct);
@@ -136,12 +139,22 @@ public static class RuleData
         return types.Contains(eventType);
     }
 
-    /// <summary>The tenant's rule-set version: 0 before its first publish.</summary>
+    private const string VersionMemo = "rule-set version";
+
+    /// <summary>
+    /// The tenant's rule-set version: 0 before its first publish. In a write-queue transaction it is read once and kept for
+    /// the rest of it (<see cref="TransactionMemo"/>; a publish in the same transaction updates it), so the events of one
+    /// write batch see one rule set and read its version once.
+    /// </summary>
     public static async Task<long> SetVersionAsync(DbConnection c, DbTransaction? tx, Guid tenantId, CancellationToken ct)
     {
+        var memo = TransactionMemo.Of(tx);
+        if (memo is not null && memo.TryGetValue((VersionMemo, tenantId), out var known)) return (long)known;
         var cmd = c.Hot("SELECT version FROM rule_sets WHERE tenant_id = @t", tx);
         var value = await cmd.With("@t", tenantId).ExecuteScalarAsync(ct);
-        return value is null or DBNull ? 0 : Convert.ToInt64(value, System.Globalization.CultureInfo.InvariantCulture);
+        var version = value is null or DBNull ? 0 : Convert.ToInt64(value, System.Globalization.CultureInfo.InvariantCulture);
+        memo?[(VersionMemo, tenantId)] = version;
+        return version;
     }
 
     public static async Task<StoredRule?> GetAsync(DbConnection c, DbTransaction? tx, Guid tenantId, Guid ruleId, CancellationToken ct, string lockClause = "")

@@ -71,9 +71,10 @@ public sealed class Database : IAsyncDisposable
         await c.OpenAsync(ct);
         using var cmd = c.CreateCommand();
         // FULL: a commit has reached the disk before we answer 200. busy_timeout: readers and the
-        // single writer may briefly meet on the WAL checkpoint. cache_size: 32 MB of pages per connection
-        // (the default is 2 MB), so the indexes' hot pages stay in memory as the tables grow.
-        cmd.CommandText = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=30000; PRAGMA foreign_keys=ON; PRAGMA cache_size=-32768;";
+        // single writer may briefly meet on the WAL checkpoint. cache_size: 8 MB of pages per connection
+        // (the default is 2 MB), so the indexes' hot pages stay in memory as the tables grow. Not more: every commit
+        // walks the cache's whole hash table (pcache1TruncateUnsafe), which at 32 MB cost 4% of ingestion's CPU.
+        cmd.CommandText = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=30000; PRAGMA foreign_keys=ON; PRAGMA cache_size=-8192;";
         await cmd.ExecuteNonQueryAsync(ct);
         return c;
     }

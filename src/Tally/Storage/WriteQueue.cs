@@ -147,6 +147,7 @@ public sealed class WriteQueue : IAsyncDisposable
             try
             {
                 tx = await connection.BeginTransactionAsync();
+                TransactionMemo.Begin(tx);
                 foreach (var unit in units) await unit.RunAsync(connection, tx);
                 await tx.CommitAsync();
                 return null;
@@ -171,7 +172,11 @@ public sealed class WriteQueue : IAsyncDisposable
             }
             finally
             {
-                if (tx is not null) await tx.DisposeAsync();
+                if (tx is not null)
+                {
+                    TransactionMemo.End(tx);
+                    await tx.DisposeAsync();
+                }
             }
         }
 

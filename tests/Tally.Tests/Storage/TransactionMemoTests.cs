@@ -1,0 +1,54 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using Tally.Rules;
+using Tally.Storage;
+using Tally.Tests.Infrastructure;
+
+namespace Tally.Tests.Storage;
+
+public sealed class TransactionMemoOnSqlite() : TransactionMemoTests("sqlite");
+
+public sealed class TransactionMemoOnPostgres() : TransactionMemoTests("postgres");
+
+/// <summary>
+/// A write-queue transaction remembers the tenant's rule-set version for its own length only: a batch reads it once, the
+/// next transaction reads it again (Npgsql hands out the same transaction object again, so the memo must end with it).
+/// </summary>
+public abstract class TransactionMemoTests(string kind) : IAsyncLifetime
+{
+    private readonly TestStore store = TestStore.Create(kind);
+    private Database db = null!;
+    private WriteQueue queue = null!;
+
+    public async Task InitializeAsync()
+    {
+        db = store is PostgresStore pg ? Database.Postgres(pg.ConnectionString) : Database.Sqlite(store.Settings["TALLY_DATA_DIR"]);
+        await Migrations.MigrateAsync(db, NullLogger.Instance, default);
+        queue = new WriteQueue(db, NullLogger<WriteQueue>.Instance, writerCount: 1);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await queue.DisposeAsync();
+        await db.DisposeAsync();
+        await store.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task The_rule_set_version_is_read_once_per_write_transaction_and_afresh_in_the_next()
+    {
+        var tenant = Guid.NewGuid();
+        var (first, again) = await queue.WriteAsync(async (c, tx) =>
+        {
+            Assert.NotNull(TransactionMemo.Of(tx));
+            var before = await RuleData.SetVersionAsync(c, tx, tenant, default);
+            await using var cmd = c.Command("INSERT INTO rule_sets (tenant_id, version) VALUES (@t, 5)", tx);
+            await cmd.With("@t", tenant).ExecuteNonQueryAsync();
+            return (before, await RuleData.SetVersionAsync(c, tx, tenant, default));
+        });
+        Assert.Equal((0L, 0L), (first, again));
+
+        Assert.Equal(5L, await queue.WriteAsync((c, tx) => RuleData.SetVersionAsync(c, tx, tenant, default)));
+        Assert.Equal(5L, await db.ReadAsync(c => RuleData.SetVersionAsync(c, null, tenant, default), default));
+        Assert.Null(TransactionMemo.Of(null));
+    }
+}

@@ -29,13 +29,16 @@ public sealed class ProcessingCursor
 /// </summary>
 public sealed class EventProcessor(RuleProcessing rules)
 {
-    public async Task ProcessAsync(ProcessingContext ctx, StoredEvent e, CancellationToken ct)
+    /// <summary>
+    /// Applies the event; null when it took effect, or why it could not (a redemption whose points are gone): the event
+    /// is then marked failed with that error, in the same transaction as whatever it did (it released its promise).
+    /// </summary>
+    public async Task<string?> ProcessAsync(ProcessingContext ctx, StoredEvent e, CancellationToken ct)
     {
         switch (e.Type)
         {
             case EventType.Redemption:
-                await ApplyRedemptionAsync(ctx, e, ct);
-                break;
+                return await ApplyRedemptionAsync(ctx, e, ct);
             case EventType.Order or EventType.Transaction:
                 await RecordTransactionAddedAsync(ctx, e, ct);
                 await rules.ProcessAsync(ctx, e, ct);
@@ -45,6 +48,7 @@ public sealed class EventProcessor(RuleProcessing rules)
                 await rules.ProcessAsync(ctx, e, ct);
                 break;
         }
+        return null;
     }
 
     /// <summary>The seed's <c>transactionAdded</c> loyalty event for an order or card transaction; its id derives from the event, so a replay records it once.</summary>
@@ -60,11 +64,11 @@ public sealed class EventProcessor(RuleProcessing rules)
             "transactionAdded", data, ctx.Now, ct);
     }
 
-    private static async Task ApplyRedemptionAsync(ProcessingContext ctx, StoredEvent e, CancellationToken ct)
+    private static Task<string?> ApplyRedemptionAsync(ProcessingContext ctx, StoredEvent e, CancellationToken ct)
     {
         var body = JsonSerializer.Deserialize<RedemptionEvent>(e.Payload, TallyJson.Options)!;
         var quantity = body.Redemption!.Quantity!.Value;
-        await PointsBook.RedeemAsync(ctx, e.TenantId, e.CustomerId, e.EventId, quantity, body.Redemption.ExternalReference ?? body.Reference, ct);
+        return PointsBook.RedeemAsync(ctx, e.TenantId, e.CustomerId, e.EventId, quantity, body.Redemption.ExternalReference ?? body.Reference, ct);
     }
 
 }
@@ -104,6 +108,7 @@ public static class EventProcessing
 
         var ctx = new ProcessingContext(db, c, tx, now);
         var handled = 0;
+        List<(long Seq, string Error)>? refused = null;
         foreach (var e in claimed)
         {
             if (budget is { } b && handled > 0 && System.Diagnostics.Stopwatch.GetElapsedTime(started) > b)
@@ -114,12 +119,14 @@ public static class EventProcessing
 
             handled++;
             cursor.Current = e.Seq;
-            await processor.ProcessAsync(ctx, e, ct);
+            if (await processor.ProcessAsync(ctx, e, ct) is { } error) (refused ??= []).Add((e.Seq, error));
         }
 
         cursor.Current = null;
-        // One "processed" mark for the batch: it commits with the events' effects, or rolls back with them.
-        await MarkProcessedAsync(c, tx, claimed.Take(handled), now, ct);
+        // One "processed" mark for the batch: it commits with the events' effects, or rolls back with them. An event that
+        // could not take effect is marked failed with its reason instead.
+        foreach (var (seq, error) in refused ?? []) await MarkFailedAsync(c, tx, seq, error, now, ct);
+        await MarkProcessedAsync(c, tx, refused is null ? claimed.Take(handled) : claimed.Take(handled).Where(e => !refused.Exists(r => r.Seq == e.Seq)), now, ct);
         return handled;
     }
 

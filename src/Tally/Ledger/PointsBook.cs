@@ -82,15 +82,16 @@ public static class PointsBook
     /// <summary>
     /// Applies an accepted redemption: spends the points that expire first and releases the promise
     /// (reserved_points) made when it was accepted. If the points are no longer there (they expired between
-    /// acceptance and application) the promise is released and nothing is spent; answers whether it was spent.
+    /// acceptance and application) the promise is released and nothing is spent: the answer is then why, for the
+    /// event's error. Null when it was spent, now or by an earlier run.
     /// </summary>
-    public static async Task<bool> RedeemAsync(ProcessingContext ctx, Guid tenantId, Guid customerId, Guid eventId, long quantity, string? reason, CancellationToken ct)
+    public static async Task<string?> RedeemAsync(ProcessingContext ctx, Guid tenantId, Guid customerId, Guid eventId, long quantity, string? reason, CancellationToken ct)
     {
         var (c, tx, now) = (ctx.Connection, ctx.Tx, ctx.Now);
         var loaded = await LedgerStore.LoadAsync(c, tx, tenantId, customerId, ctx.Db.ForUpdate, ct)
             ?? throw new InvalidOperationException($"Customer {customerId} does not exist");
         var cause = new Cause($"redeem:{eventId}", eventId.ToString());
-        if (!await LedgerStore.ClaimAsync(c, tx, tenantId, cause.Key, customerId, now, ct)) return false;
+        if (!await LedgerStore.ClaimAsync(c, tx, tenantId, cause.Key, customerId, now, ct)) return null;
         var (settings, _) = await LedgerStore.SettingsAsync(c, tx, tenantId, ct);
 
         // The redemption was accepted against the then balance: a lock set since does not undo it.
@@ -98,11 +99,13 @@ public static class PointsBook
         {
             case Accepted<Posting> accepted:
                 await LedgerStore.SaveAsync(c, tx, tenantId, loaded, accepted.Value, settings, now, ct, reservedDelta: -quantity);
-                return true;
-            default:
+                return null;
+            case Refused<Posting> refused:
                 var settled = Movements.Settle(loaded.Account, settings, cause, now);
                 await LedgerStore.SaveAsync(c, tx, tenantId, loaded, settled, settings, now, ct, reservedDelta: -quantity);
-                return false;
+                return $"not applied, nothing spent: {refused.Message}";
+            default:
+                throw new InvalidOperationException("A redemption is accepted or refused.");
         }
     }
 

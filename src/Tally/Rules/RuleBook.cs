@@ -100,6 +100,8 @@ public sealed class RuleBook
         }
 
         var next = new Live(version, RuleSet.Build(compiled.Values), compiled);
+        // A version this transaction published is not committed yet: used here, kept for others only once it is.
+        if (RuleData.Uncommitted(tx, tenantId)) return next.Set;
         // A slower reload of an older version never replaces a newer set.
         var kept = live.AddOrUpdate(tenantId, next, (_, old) => old.Version > version ? old : next);
         return kept.Set;

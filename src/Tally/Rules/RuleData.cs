@@ -95,8 +95,10 @@ public static class RuleData
             version = Convert.ToInt64(await cmd.With("@t", tenantId).ExecuteScalarAsync(ct), System.Globalization.CultureInfo.InvariantCulture);
         }
 
-        // Later units of the same write batch see the new version.
+        // Later units of the same write batch see the new version; nothing built from it is kept beyond the transaction
+        // until it has committed (a rollback would free the number for a different publish).
         TransactionMemo.Of(tx)?[(VersionMemo, tenantId)] = version;
+        TransactionMemo.Of(tx)?[(BumpedMemo, tenantId)] = true;
 
         var members = (await ListAsync(c, tx, tenantId, null, null, null, withArchived: false, ct)).Select(r => new RuleRef(r.RuleId, r.Version)).ToList();
         await using var snapshot = c.Command("INSERT INTO rule_set_snapshots (tenant_id, version, rules) VALUES (@t, @v, @rules)", tx);
@@ -135,11 +137,20 @@ public static class RuleData
         await using var r = await cmd.With("@t", tenantId).ExecuteReaderAsync(ct);
         var types = new HashSet<string>(StringComparer.Ordinal);
         while (await r.ReadAsync(ct)) types.Add(r.GetString(0));
-        ActiveTypesByTenant[tenantId] = (version, types);
+        if (!Uncommitted(tx, tenantId)) ActiveTypesByTenant[tenantId] = (version, types);
         return types.Contains(eventType);
     }
 
     private const string VersionMemo = "rule-set version";
+    private const string BumpedMemo = "rule-set version bumped";
+
+    /// <summary>
+    /// Whether this transaction published for the tenant: its version is not committed yet, so what is built from it must
+    /// not be cached for other transactions (if it rolled back, the next publish would reuse the number). Without a memo
+    /// (a transaction outside the write queue) it answers true: caching waits for a read that knows.
+    /// </summary>
+    public static bool Uncommitted(DbTransaction? tx, Guid tenantId) =>
+        tx is not null && (TransactionMemo.Of(tx) is not { } memo || memo.ContainsKey((BumpedMemo, tenantId)));
 
     /// <summary>
     /// The tenant's rule-set version: 0 before its first publish. In a write-queue transaction it is read once and kept for

@@ -51,4 +51,34 @@ public abstract class TransactionMemoTests(string kind) : IAsyncLifetime
         Assert.Equal(5L, await db.ReadAsync(c => RuleData.SetVersionAsync(c, null, tenant, default), default));
         Assert.Null(TransactionMemo.Of(null));
     }
+
+    // A publish takes the next version number; if its transaction rolls back, the next publish takes the same number.
+    // What was worked out from the rolled-back rules must not be kept under that number.
+    [Fact]
+    public async Task A_publish_that_rolls_back_leaves_nothing_cached_under_the_version_number_it_took()
+    {
+        var tenant = Guid.NewGuid();
+        var now = DateTimeOffset.UtcNow;
+        var (action, actionJson) = Document("action");
+        var (order, orderJson) = Document("order");
+        await Assert.ThrowsAsync<InvalidOperationException>(() => queue.WriteAsync<bool>(async (c, tx) =>
+        {
+            await RuleData.CreateAsync(c, tx, tenant, Guid.NewGuid(), action, actionJson, now, default);
+            Assert.True(await RuleData.HasActiveRulesAsync(c, tx, tenant, "action", default));
+            throw new InvalidOperationException("the batch fails after the publish");
+        }));
+
+        await queue.WriteAsync(async (c, tx) => await RuleData.CreateAsync(c, tx, tenant, Guid.NewGuid(), order, orderJson, now, default));
+        Assert.Equal(1L, await db.ReadAsync(c => RuleData.SetVersionAsync(c, null, tenant, default), default));
+        Assert.False(await queue.WriteAsync((c, tx) => RuleData.HasActiveRulesAsync(c, tx, tenant, "action", default)));
+        Assert.True(await queue.WriteAsync((c, tx) => RuleData.HasActiveRulesAsync(c, tx, tenant, "order", default)));
+    }
+
+    private static (RuleDocument Doc, string Json) Document(string eventType)
+    {
+        var json = $$"""{"name": "{{eventType}} rule", "eventType": "{{eventType}}", "status": "active", "outcomes": [{"type": "points", "points": 1}]}""";
+        var parsed = RuleParser.Parse(json);
+        Assert.True(parsed.Rule is not null, string.Join("; ", parsed.Errors.Select(e => e.Message)));
+        return (parsed.Rule!, json);
+    }
 }

@@ -213,9 +213,10 @@ public static class LedgerStore
     {
         Entry? redeem = null;
         await using (var cmd = c.Command(
-            $"SELECT {EntryColumns} FROM ledger_entries WHERE tenant_id = @t AND event_id = @e AND type = 'redeem' AND entry_uid IS NOT NULL", tx))
+            $"SELECT {EntryColumns} FROM ledger_entries WHERE tenant_id = @t AND movement_key = @k AND type = 'redeem' AND entry_uid IS NOT NULL", tx))
         {
-            await using var r = await cmd.With("@t", tenantId).With("@e", eventId).ExecuteReaderAsync(ct);
+            // The redemption's movement is keyed by its event (PointsBook.RedeemAsync).
+            await using var r = await cmd.With("@t", tenantId).With("@k", PointsBook.RedeemKey(eventId)).ExecuteReaderAsync(ct);
             if (await r.ReadAsync(ct)) redeem = ReadEntry(r);
         }
 
@@ -365,7 +366,7 @@ public static class LedgerStore
                 return
                 [
                     tenantId, e.CustomerId, e.Ledger, e.TypeName, e.Points, e.BalanceAfter, e.EventId is { } ev && Guid.TryParse(ev, out var g) ? g : null,
-                    $"{e.MovementKey}#{e.CustomerId:N}#{e.Ledger}#{e.Seq}", e.Reason, e.Type is EntryType.Activate or EntryType.Expire ? null : reference,
+                    null, e.Reason, e.Type is EntryType.Activate or EntryType.Expire ? null : reference,
                     ruleId, ruleVersion, now, e.EntryId, e.MovementKey, e.Seq, e.At, e.PendingPoints, e.PendingAfter, e.Earned, e.Redeemed,
                     e.Expired, e.Unrecovered, e.Rule, e.RequestKey, e.CounterpartyId, e.ReversesEntryId, JsonSerializer.Serialize(e.Lots, TallyJson.Options),
                 ];

@@ -90,7 +90,7 @@ public static class PointsBook
         var (c, tx, now) = (ctx.Connection, ctx.Tx, ctx.Now);
         var loaded = await LedgerStore.LoadAsync(c, tx, tenantId, customerId, ctx.Db.ForUpdate, ct)
             ?? throw new InvalidOperationException($"Customer {customerId} does not exist");
-        var cause = new Cause($"redeem:{eventId}", eventId.ToString());
+        var cause = new Cause(RedeemKey(eventId), eventId.ToString());
         if (!await LedgerStore.ClaimAsync(c, tx, tenantId, cause.Key, customerId, now, ct)) return null;
         var (settings, _) = await LedgerStore.SettingsAsync(c, tx, tenantId, ct);
 
@@ -108,6 +108,9 @@ public static class PointsBook
                 throw new InvalidOperationException("A redemption is accepted or refused.");
         }
     }
+
+    /// <summary>The movement key of a redemption: its event, so a replay claims the same movement.</summary>
+    public static string RedeemKey(Guid eventId) => $"redeem:{eventId}";
 
     private static Period Between(ProgramSettings settings, DateTimeOffset from, DateTimeOffset to)
     {

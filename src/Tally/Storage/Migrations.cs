@@ -344,6 +344,13 @@ public static class Migrations
         );
         """),
         (6, "SQLite: ids as 16-byte BLOBs instead of 36-character text", IdsAsBlobs),
+        (7, "ledger entries: one unique index on the movement and the entry's place in it, instead of three",
+        """
+        CREATE UNIQUE INDEX ledger_entries_movement_seq ON ledger_entries (tenant_id, movement_key, customer_id, ledger, seq_no) WHERE movement_key IS NOT NULL;
+        DROP INDEX ledger_entries_idempotency;
+        DROP INDEX ledger_entries_movement;
+        DROP INDEX ledger_entries_event;
+        """),
     ];
 
     /// <summary>

@@ -8,6 +8,11 @@ public sealed class TallyOptions
     /// <summary>Where the embedded store lives; TALLY_DATA_DIR overrides it.</summary>
     public string DataDir { get; set; } = "./data";
 
+    /// <summary>SQLite's page cache per connection, in MB. Larger keeps more index pages in memory as the store grows, but
+    /// every commit walks the whole cache (docs/decisions.md).</summary>
+    [Range(1, 4096)]
+    public int SqliteCacheMb { get; set; } = Tally.Storage.Database.DefaultCacheMegabytes;
+
     /// <summary>The largest request body accepted (413 above it).</summary>
     [Range(1024, 64 * 1024 * 1024)]
     public int MaxBodyBytes { get; set; } = 1024 * 1024;

@@ -54,7 +54,7 @@ public static class StoreSetup
         var postgres = configuration.GetConnectionString("Postgres");
         if (!string.IsNullOrWhiteSpace(postgres)) return Database.Postgres(postgres);
         var dir = configuration["TALLY_DATA_DIR"] is { Length: > 0 } fromEnv ? fromEnv : options.DataDir;
-        return Database.Sqlite(dir);
+        return Database.Sqlite(dir, options.SqliteCacheMb);
     }
 
     /// <summary>Migrates the schema and, on a first start, creates the default tenant with its admin key.</summary>

@@ -1,4 +1,5 @@
 using System.Net;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Tally.Events;
 using Tally.Ledger;
@@ -9,14 +10,38 @@ using Tally.Tests.Rules;
 
 namespace Tally.Tests.Ledger;
 
-public sealed class LateRedemptionOnSqlite(ManualSqliteApp app) : LateRedemptionTests<ManualSqliteApp>(app);
+public sealed class LateRedemptionOnSqlite(LateRedemptionOnSqlite.App app) : LateRedemptionTests<LateRedemptionOnSqlite.App>(app)
+{
+    public sealed class App : ManualClockApp
+    {
+        protected override string StoreKind => "sqlite";
+    }
+}
 
-public sealed class LateRedemptionOnPostgres(ManualPostgresApp app) : LateRedemptionTests<ManualPostgresApp>(app);
+public sealed class LateRedemptionOnPostgres(LateRedemptionOnPostgres.App app) : LateRedemptionTests<LateRedemptionOnPostgres.App>(app)
+{
+    public sealed class App : ManualClockApp
+    {
+        protected override string StoreKind => "postgres";
+    }
+}
+
+/// <summary>Without the event worker, on a clock the test moves.</summary>
+public abstract class ManualClockApp : RulesApp
+{
+    protected override bool RunWorker => false;
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        base.ConfigureWebHost(builder);
+        builder.UseSetting("TALLY_TEST_CLOCK", "true");
+    }
+}
 
 /// <summary>
 /// A redemption is accepted against the balance of the moment and applied by the worker later. If the points it was
 /// promised expire in between, it cannot be applied: the event fails with the reason, nothing is spent, and the
-/// promise is released (the worker is off here, so the test decides when the redemption is applied).
+/// promise is released (the worker is off and the clock is the test's, so the test decides when the redemption is applied).
 /// </summary>
 public abstract class LateRedemptionTests<TApp>(TApp app) : IClassFixture<TApp>
     where TApp : RulesApp
@@ -30,10 +55,11 @@ public abstract class LateRedemptionTests<TApp>(TApp app) : IClassFixture<TApp>
         await api.Adjust(customer, 10);
         var tenant = (Guid)(await api.GetJson($"/api/v1/customers/{customer}")).Body!["tenantId"]!;
         var db = app.Services.GetRequiredService<Database>();
-        var earnedAt = DateTimeOffset.UtcNow;
+        var clock = app.Services.GetRequiredService<TimeProvider>();
+        var earnedAt = clock.GetUtcNow();
         var award = new PointsDecision
         {
-            RuleId = "7d1f5a0e-0000-4000-8000-0000000000cc", RuleVersion = 1, RuleName = "short-lived", OutcomeIndex = 0, Points = 100, ExpiresAfter = "PT2S",
+            RuleId = "7d1f5a0e-0000-4000-8000-0000000000cc", RuleVersion = 1, RuleName = "short-lived", OutcomeIndex = 0, Points = 100, ExpiresAfter = "PT1H",
         };
         Assert.True(await app.WriteAsync((c, tx) => PointsBook.EarnAsync(
             new ProcessingContext(db, c, tx, earnedAt), tenant, customer, award, Cause.Event(Guid.NewGuid().ToString(), award.RuleId, 1, 0), CancellationToken.None)));
@@ -44,10 +70,11 @@ public abstract class LateRedemptionTests<TApp>(TApp app) : IClassFixture<TApp>
         Assert.Equal(110, (long)body!["startingBalance"]!);
 
         // The worker comes round after the 100 points expired.
-        await Task.Delay(earnedAt.AddSeconds(2.5) - DateTimeOffset.UtcNow);
+        var (moved, why) = await api.PostJson("/api/v1/test-clock", new { advanceBy = "PT2H" });
+        Assert.True(moved == HttpStatusCode.OK, why?.ToJsonString());
         var processor = app.Services.GetRequiredService<EventProcessor>();
         var handled = await app.WriteAsync((c, tx) =>
-            EventProcessing.ProcessPendingAsync(db, c, tx, processor, 100, DateTimeOffset.UtcNow, new ProcessingCursor(), CancellationToken.None));
+            EventProcessing.ProcessPendingAsync(db, c, tx, processor, 100, clock.GetUtcNow(), new ProcessingCursor(), CancellationToken.None));
         Assert.Equal(1, handled);
 
         var (_, stored) = await api.GetJson($"/api/v1/events/{redemption}");

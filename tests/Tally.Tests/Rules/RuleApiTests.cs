@@ -340,6 +340,11 @@ public abstract class RuleApiTests<TApp>(TApp app) : IClassFixture<TApp>
         Assert.Equal(ruleId, (string?)discount["ruleId"]);
         Assert.Equal(8.00m, (decimal)discount["amount"]!);
         Assert.Equal(2, answer["outcomes"]!.AsArray().Count);
+        // Unset optional fields are left out, not written as null (docs/rules.md): a pointsRate award has a basis and no expiry.
+        var points = answer["outcomes"]!.AsArray().Single(o => (string?)o!["type"] == "points")!.AsObject();
+        Assert.Equal(90m, (decimal)points["basis"]!);
+        Assert.False(points.ContainsKey("expiresAt"));
+        Assert.False(points.ContainsKey("pendingFor"));
         Assert.Null(answer["trace"]);
 
         var (_, traced) = await api.PostJson("/api/v1/events/basket?trace=true", basket);

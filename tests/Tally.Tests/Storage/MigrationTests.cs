@@ -2,34 +2,18 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Tally.Customers;
 using Tally.Events;
 using Tally.Storage;
-using Tally.Tests.Infrastructure;
 
 namespace Tally.Tests.Storage;
 
 /// <summary>An existing embedded store is upgraded in place: ids stored as text by earlier versions become BLOBs and stay findable.</summary>
-public sealed class MigrationTests : IAsyncLifetime
+public sealed class MigrationTests : SqliteDatabaseTest
 {
-    private readonly SqliteStore store = new();
-    private Database db = null!;
-
-    public Task InitializeAsync()
-    {
-        db = Database.Sqlite(store.Settings["TALLY_DATA_DIR"]);
-        return Task.CompletedTask;
-    }
-
-    public async Task DisposeAsync()
-    {
-        await db.DisposeAsync();
-        await store.DisposeAsync();
-    }
-
     [Fact]
     public async Task Text_ids_written_before_step_6_are_found_by_their_uuid_after_it()
     {
         var (tenant, customer, eventId) = (Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid());
-        await Migrations.MigrateAsync(db, NullLogger.Instance, 5, default);
-        await using (var c = await db.OpenAsync(default))
+        await Migrations.MigrateAsync(Db, NullLogger.Instance, 5, default);
+        await using (var c = await Db.OpenAsync(default))
         {
             // As version 5 wrote them: the ids' text.
             await using var cmd = c.Command(
@@ -41,9 +25,9 @@ public sealed class MigrationTests : IAsyncLifetime
             await cmd.With("@t", tenant.ToString()).With("@c", customer.ToString()).With("@e", eventId.ToString()).ExecuteNonQueryAsync();
         }
 
-        await Migrations.MigrateAsync(db, NullLogger.Instance, default);
+        await Migrations.MigrateAsync(Db, NullLogger.Instance, default);
 
-        await using (var c = await db.OpenAsync(default))
+        await using (var c = await Db.OpenAsync(default))
         {
             var found = await EventData.FindAsync(c, null, tenant, eventId, default);
             Assert.NotNull(found);

@@ -117,7 +117,7 @@ public static class EventEndpoints
         return TypedResults.Ok(new RedemptionAccepted(answer.StartingBalance, answer.PendingBalance, accepted.EventId, accepted.CustomerId, tenantId, accepted.IsExisting));
     }
 
-    private static async Task<Results<Ok<BasketAnswer>, ProblemHttpResult>> PostBasket(bool? trace, HttpContext http, CancellationToken ct)
+    private static async Task<Results<BasketAnswerResult, ProblemHttpResult>> PostBasket(bool? trace, HttpContext http, CancellationToken ct)
     {
         var services = http.RequestServices;
         var body = await JsonBody.ReadAsync<BasketEvent>(http.Request, services.GetRequiredService<IOptions<TallyOptions>>().Value.MaxBodyBytes, ct);
@@ -134,9 +134,9 @@ public static class EventEndpoints
         var now = services.GetRequiredService<TimeProvider>().GetUtcNow();
         var basket = e with { EventId = eventId.ToString(), CustomerId = customerId.ToString(), TenantId = tenantId.ToString() };
         var set = await services.GetRequiredService<RuleBook>().CurrentAsync(db, tenantId, ct);
-        if (!set.Considers(basket)) return TypedResults.Ok(new BasketAnswer(basket.EventId, basket.CustomerId, basket.TenantId, 0, [], [], trace == true ? [] : null));
+        if (!set.Considers(basket)) return new BasketAnswerResult(new BasketAnswer(basket.EventId, basket.CustomerId, basket.TenantId, 0, [], [], trace == true ? [] : null));
         var (customer, facts) = await Assessments.StateAsync(db, set, tenantId, customerId, eventId, basket, now, ct);
-        return TypedResults.Ok(Tally.Rules.BasketAssessment.Assess(set, basket, customer, facts, now, new EvaluationOptions { Trace = trace == true }));
+        return new BasketAnswerResult(Tally.Rules.BasketAssessment.Assess(set, basket, customer, facts, now, new EvaluationOptions { Trace = trace == true }));
     }
 
     private static async Task<Results<Ok<EventTrace>, ProblemHttpResult>> GetTrace(string eventId, HttpContext http, Database db, CancellationToken ct)

@@ -353,6 +353,26 @@ public abstract class RuleApiTests<TApp>(TApp app) : IClassFixture<TApp>
     }
 
     [Fact]
+    public async Task The_basket_answer_is_json_and_the_openapi_document_describes_it()
+    {
+        var ns = Ns();
+        await api.Create(Rule("basket", OnNameSpace(ns), """[{"type": "points", "points": 7}]"""));
+        using var response = await api.PostAsync("/api/v1/events/basket", new StringContent(
+            $$$"""{"customerId": "{{{Guid.NewGuid()}}}", "nameSpace": "{{{ns}}}", "basket": {"basketTotal": 10, "basketItems": []}}""",
+            System.Text.Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(7, (long)JsonNode.Parse(await response.Content.ReadAsStringAsync())!["points"]!);
+
+        var (_, openApi) = await api.GetJson("/openapi/v1.json");
+        var ok = openApi!["paths"]!["/api/v1/events/basket"]!["post"]!["responses"]!["200"]!["content"]!["application/json"]!["schema"]!;
+        var schema = (string)ok["$ref"]! == "#/components/schemas/BasketAnswer" ? openApi["components"]!["schemas"]!["BasketAnswer"]! : null;
+        Assert.NotNull(schema);
+        Assert.NotNull(schema["properties"]!["outcomes"]);
+        Assert.NotNull(schema["properties"]!["discounts"]);
+    }
+
+    [Fact]
     public async Task Simulate_runs_live_or_draft_rules_and_stores_counts_and_fulfils_nothing()
     {
         var ns = Ns();

@@ -74,24 +74,34 @@ internal sealed class EvalContext
 
     private Dictionary<string, List<LineItem>>? _linesBySku;
 
+    /// <summary>The lines by SKU (their own, or a part's), built once per event.</summary>
+    private Dictionary<string, List<LineItem>> LinesBySku => _linesBySku ??= IndexLinesBySku();
+
     /// <summary>The lines whose SKU, or the SKU of one of whose parts, is <paramref name="sku"/>; in order, each once.</summary>
-    public IReadOnlyList<LineItem> LinesWithSku(string sku)
+    public IReadOnlyList<LineItem> LinesWithSku(string sku) => LinesBySku.TryGetValue(sku, out var found) ? found : [];
+
+    /// <summary>The SKUs of the event's lines and line parts, each once.</summary>
+    public Dictionary<string, List<LineItem>>.KeyCollection LineSkus => LinesBySku.Keys;
+
+    public bool HasLineSku(string sku) => LinesBySku.ContainsKey(sku);
+
+    private Dictionary<string, List<LineItem>> IndexLinesBySku()
     {
-        if (_linesBySku is null)
+        var lines = Lines;
+        var index = new Dictionary<string, List<LineItem>>(lines.Count, StringComparer.Ordinal);
+        for (var i = 0; i < lines.Count; i++)
         {
-            _linesBySku = new(StringComparer.Ordinal);
-            foreach (var line in Lines)
-            {
-                if (line.Sku is { } own) Index(own, line);
-                foreach (var part in line.BasketItemParts ?? [])
-                    if (part.Sku is { } p) Index(p, line);
-            }
+            var line = lines[i];
+            if (line.Sku is { } own) Index(own, line);
+            if (line.BasketItemParts is { } parts)
+                for (var j = 0; j < parts.Count; j++)
+                    if (parts[j].Sku is { } p) Index(p, line);
         }
-        return _linesBySku.TryGetValue(sku, out var found) ? found : [];
+        return index;
 
         void Index(string key, LineItem line)
         {
-            if (!_linesBySku.TryGetValue(key, out var list)) _linesBySku[key] = list = [];
+            if (!index.TryGetValue(key, out var list)) index[key] = list = new(1);
             if (list.Count == 0 || !ReferenceEquals(list[^1], line)) list.Add(line);
         }
     }

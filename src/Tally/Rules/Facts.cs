@@ -42,7 +42,7 @@ public sealed record FactsNeeded(IReadOnlyList<CounterQuery> Counters, IReadOnly
 public sealed record CounterIncrement(string Key, DateTimeOffset At, decimal Amount);
 
 /// <summary>
-/// A rule fired: count it. With a limit the caller increments conditionally (WHERE count &lt; limit) and, when no row
+/// A rule with a limit fired: count it (an evaluation lists only limited rules here). The caller increments conditionally (WHERE count &lt; limit) and, when no row
 /// is updated (a concurrent event took the last use), rolls back and re-evaluates.
 /// </summary>
 public sealed record RuleUsage(string RuleId, int RuleVersion, long? PerCustomerLimit, long? TotalLimit);

@@ -111,9 +111,11 @@ public sealed class RuleSet
         List<SkippedOutcome>? skippedOutcomes = null;
         List<RuleUsage>? usages = null;
         string? stoppedBy = null;
-        HashSet<string>? skus = null;
 
-        foreach (var rule in Candidates(ctx, trace is null ? Selection.BySku : Selection.All))
+        var candidates = Candidates(ctx, trace is null ? Selection.BySku : Selection.All);
+        // Sized for the usual case, where most candidates of a basket fire; at most a few dozen up front.
+        var expected = Math.Min(candidates.Length, 64);
+        foreach (var rule in candidates)
         {
             var doc = rule.Document;
             var skipped = stoppedBy is not null ? $"stopped by earlier rule {stoppedBy}" : Skip(rule, now, facts, options);
@@ -126,7 +128,7 @@ public sealed class RuleSet
             // Without a trace, a rule whose item condition names a SKU the event does not have cannot match: skip its lines.
             // (The candidates hold only rules whose first required SKU the event has; this checks the others. A traced run
             // walks every condition of every rule, so that the trace shows them; the outcome is the same.)
-            if (trace is null && rule.RequiredSkus.Length > (rule.PinnedNameSpace is null ? 1 : 0) && !HasSkus(ctx, rule.RequiredSkus, ref skus)) continue;
+            if (trace is null && rule.RequiredSkus.Length > (rule.PinnedNameSpace is null ? 1 : 0) && !HasSkus(ctx, rule.RequiredSkus)) continue;
 
             List<ConditionTrace>? conditions = trace is null ? null : [];
             ctx.Trace = conditions;
@@ -147,8 +149,9 @@ public sealed class RuleSet
                 else (skippedOutcomes ??= []).Add(new(rule.RuleId, rule.Version, i, rule.OutcomeTypes[i], result.Skipped!));
                 outcomeTrace?.Add(new(i, rule.OutcomeTypes[i], result.Decision, result.Skipped));
             }
-            (fired ??= []).Add(new(rule.RuleId, rule.Version, doc.Name, doc.Campaign, decisions));
-            (usages ??= []).Add(new(rule.RuleId, rule.Version, doc.Limits?.PerCustomer, doc.Limits?.Total));
+            (fired ??= new(expected)).Add(new(rule.RuleId, rule.Version, doc.Name, doc.Campaign, decisions));
+            // Only a limited rule's fire is counted (RuleState.ClaimAsync); an unlimited one's is in the trace and the ledger.
+            if (doc.Limits is { PerCustomer: not null } or { Total: not null }) (usages ??= []).Add(new(rule.RuleId, rule.Version, doc.Limits.PerCustomer, doc.Limits.Total));
             trace?.Add(new(rule.RuleId, rule.Version, doc.Name, true, conditions!, outcomeTrace!, null));
             if (doc.StopProcessing) stoppedBy = rule.RuleId;
         }
@@ -171,24 +174,11 @@ public sealed class RuleSet
         return null;
     }
 
-    private static bool HasSkus(EvalContext ctx, string[] required, ref HashSet<string>? skus)
+    private static bool HasSkus(EvalContext ctx, string[] required)
     {
-        skus ??= SkusOf(ctx);
         foreach (var sku in required)
-            if (!skus.Contains(sku)) return false;
+            if (!ctx.HasLineSku(sku)) return false;
         return true;
-    }
-
-    /// <summary>The SKUs of the event's lines and line parts.</summary>
-    private static HashSet<string> SkusOf(EvalContext ctx)
-    {
-        var skus = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var line in ctx.Lines)
-        {
-            if (line.Sku is { } sku) skus.Add(sku);
-            foreach (var part in line.BasketItemParts ?? []) if (part.Sku is { } p) skus.Add(p);
-        }
-        return skus;
     }
 
     private static string Iso(DateTimeOffset at) => at.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
@@ -223,11 +213,10 @@ public sealed class RuleSet
     }
 
     /// <summary>The rules to consider, in evaluation order.</summary>
-    private IEnumerable<CompiledRule> Candidates(EvalContext ctx, Selection selection)
+    private CompiledRule[] Candidates(EvalContext ctx, Selection selection)
     {
         CompiledRule[]? only = null;
         List<CompiledRule>? merged = null;
-        HashSet<string>? skus = null;
         foreach (var type in Sources(ctx.Type))
         {
             if (!_buckets.TryGetValue(type, out var bucket)) continue;
@@ -242,7 +231,7 @@ public sealed class RuleSet
                 case Selection.BySku:
                     Add(bucket.UnpinnedWithoutSku);
                     if (bucket.UnpinnedBySku.Count == 0) break;
-                    foreach (var sku in skus ??= SkusOf(ctx))
+                    foreach (var sku in ctx.LineSkus)
                         if (bucket.UnpinnedBySku.TryGetValue(sku, out var withSku)) Add(withSku);
                     break;
             }

@@ -85,6 +85,17 @@ public class RuleSetTests
     }
 
     [Fact]
+    public void Only_limited_rules_that_fire_are_listed_to_be_counted()
+    {
+        var set = RuleSet.Build([Points("limited", 1, extra: "\"limits\": {\"total\": 10},"), Points("free", 1)]);
+
+        var result = set.Evaluate(Order(), Customer(), RuleFacts.None, Now);
+
+        Assert.Equal(2, result.Fired.Count);
+        Assert.Equal("limited", Assert.Single(result.Usages).RuleId);
+    }
+
+    [Fact]
     public void Facts_needed_name_the_usages_of_limited_candidate_rules_only()
     {
         var set = RuleSet.Build([Points("limited", 1, extra: "\"limits\": {\"total\": 10},"), Points("free", 1)]);

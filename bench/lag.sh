@@ -10,7 +10,7 @@ rate=${1:-5000}; secs=${2:-20}; rules=${3:-1000}; port=${TALLY_BENCH_PORT:-5187}
 split=${TALLY_BENCH_SPLIT:-0}
 [ "$split" = 1 ] && export Tally__RunWorker=false
 . bench/server.sh
-dotnet build bench/Tally.Load -c Release -o "$work/load" -v q -nologo >/dev/null
+build_or_die build bench/Tally.Load "$work/load"
 bench/publish-rules.sh "http://127.0.0.1:$port" bench-key "$rules" order
 if [ "$split" != 1 ]; then
   dotnet "$work/load/Tally.Load.dll" "http://127.0.0.1:$port" bench-key "$rate" "$secs" "$work/data/tally.db"

@@ -6,8 +6,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rules=${1:-50}; secs=${2:-10}; conns=${3:-64}; port=${TALLY_BENCH_PORT:-5182}
+. bench/build.sh
 work=$(mktemp -d)
-dotnet publish src/Tally.Server -c Release -o "$work/app" -v q -nologo >/dev/null
+trap 'rm -rf "$work"' EXIT
+build_or_die publish src/Tally.Server "$work/app"
 split=${TALLY_BENCH_SPLIT:-0}
 start_server() {
   TALLY_DATA_DIR="$work/data" TALLY_BOOTSTRAP_API_KEY=bench-key Logging__LogLevel__Default=Warning Tally__RunWorker=$1 \

@@ -1,9 +1,9 @@
 # Sourced by the bench scripts: publishes the server into a temporary folder and starts it on the embedded
 # store with the bench key, on 127.0.0.1:$port; sets $work and $pid, and stops and cleans up on exit.
+. bench/build.sh
 work=$(mktemp -d)
-if ! dotnet publish src/Tally.Server -c Release -o "$work/app" -v q -nologo >"$work/publish.log" 2>&1; then
-  echo "bench: the server did not build:" >&2; grep -E " error " "$work/publish.log" | sort -u | head -5 >&2; rm -rf "$work"; exit 1
-fi
+trap 'rm -rf "$work"' EXIT
+build_or_die publish src/Tally.Server "$work/app"
 TALLY_DATA_DIR="$work/data" TALLY_BOOTSTRAP_API_KEY=bench-key Logging__LogLevel__Default=Warning \
   dotnet "$work/app/Tally.Server.dll" --urls "http://127.0.0.1:$port" >"$work/server.log" 2>&1 &
 pid=$!

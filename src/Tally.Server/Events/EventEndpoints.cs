@@ -133,10 +133,16 @@ public static class EventEndpoints
         var db = services.GetRequiredService<Database>();
         var now = services.GetRequiredService<TimeProvider>().GetUtcNow();
         var basket = e with { EventId = eventId.ToString(), CustomerId = customerId.ToString(), TenantId = tenantId.ToString() };
-        var set = await services.GetRequiredService<RuleBook>().CurrentAsync(db, tenantId, ct);
-        if (!set.Considers(basket)) return new BasketAnswerResult(new BasketAnswer(basket.EventId, basket.CustomerId, basket.TenantId, 0, [], [], trace == true ? [] : null));
-        var (customer, facts) = await Assessments.StateAsync(db, set, tenantId, customerId, eventId, basket, now, ct);
-        return new BasketAnswerResult(Tally.Rules.BasketAssessment.Assess(set, basket, customer, facts, now, new EvaluationOptions { Trace = trace == true }));
+        var book = services.GetRequiredService<RuleBook>();
+        // One read connection for the rule-set version and the customer's state.
+        var answer = await db.ReadAsync(async c =>
+        {
+            var set = await book.CurrentAsync(c, null, tenantId, ct);
+            if (!set.Considers(basket)) return new BasketAnswer(basket.EventId, basket.CustomerId, basket.TenantId, 0, [], [], trace == true ? [] : null);
+            var (customer, facts) = await Assessments.StateAsync(c, set, tenantId, customerId, eventId, basket, now, ct);
+            return Tally.Rules.BasketAssessment.Assess(set, basket, customer, facts, now, new EvaluationOptions { Trace = trace == true });
+        }, ct);
+        return new BasketAnswerResult(answer);
     }
 
     private static async Task<Results<Ok<EventTrace>, ProblemHttpResult>> GetTrace(string eventId, HttpContext http, Database db, CancellationToken ct)

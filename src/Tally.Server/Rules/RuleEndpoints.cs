@@ -1,3 +1,4 @@
+using System.Data.Common;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -253,18 +254,20 @@ public static class RuleEndpoints
 /// <summary>Evaluations that store nothing (basket, simulate): the customer's real state read outside any write.</summary>
 public static class Assessments
 {
+    public static Task<(Customer Customer, RuleFacts Facts)> StateAsync(
+        Database db, RuleSet set, Guid tenantId, Guid customerId, Guid eventId, EventBody body, DateTimeOffset now, CancellationToken ct) =>
+        db.ReadAsync(c => StateAsync(c, set, tenantId, customerId, eventId, body, now, ct), ct);
+
+    /// <summary>The customer as the rules see it (a stranger is a new customer) and the facts the set needs, read on <paramref name="c"/>.</summary>
     public static async Task<(Customer Customer, RuleFacts Facts)> StateAsync(
-        Database db, RuleSet set, Guid tenantId, Guid customerId, Guid eventId, EventBody body, DateTimeOffset now, CancellationToken ct)
+        DbConnection c, RuleSet set, Guid tenantId, Guid customerId, Guid eventId, EventBody body, DateTimeOffset now, CancellationToken ct)
     {
-        return await db.ReadAsync(async c =>
-        {
-            var stored = await CustomerData.GetAsync(c, null, tenantId, customerId, ct);
-            var customer = stored is null
-                ? new Customer { TenantId = tenantId, CustomerId = customerId, CreatedAt = now, ChangedAt = now }
-                : stored with { Segments = await SegmentData.OfCustomerAsync(c, null, tenantId, customerId, ct) };
-            var facts = await RuleState.LoadAsync(c, null, tenantId, customerId, eventId, long.MaxValue, set.FactsNeeded(body, customer, now), ct);
-            return (customer, facts);
-        }, ct);
+        var stored = await CustomerData.GetAsync(c, null, tenantId, customerId, ct);
+        var customer = stored is null
+            ? new Customer { TenantId = tenantId, CustomerId = customerId, CreatedAt = now, ChangedAt = now }
+            : stored with { Segments = await SegmentData.OfCustomerAsync(c, null, tenantId, customerId, ct) };
+        var facts = await RuleState.LoadAsync(c, null, tenantId, customerId, eventId, long.MaxValue, set.FactsNeeded(body, customer, now), ct);
+        return (customer, facts);
     }
 
     public static async Task<Evaluation> EvaluateAsync(

@@ -20,13 +20,33 @@ public sealed record Caller(Guid TenantId, Guid KeyId, KeyRole Role);
 /// <summary>A key as issued: the only moment the clear text exists outside the client.</summary>
 public sealed record IssuedKey(Guid TenantId, Guid KeyId, string ApiKey, string? ApiSecret, KeyRole Role);
 
+/// <summary>A key as listed: what it is called and whether it still works; never its hash.</summary>
+public sealed record KeyInfo(Guid KeyId, string? Name, KeyRole Role, bool HasSecret, DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt);
+
+public enum Revocation
+{
+    Revoked,
+    NotFound,
+
+    /// <summary>The tenant's last working admin key: revoking it would leave no one able to create tenants or keys.</summary>
+    LastAdminKey,
+}
+
 /// <summary>
 /// Tenants and their API keys. Keys are random 256-bit strings, so a plain SHA-256 is enough to store them:
 /// there is nothing to brute-force that a slow hash would protect.
 /// </summary>
+/// <remarks>
+/// A recognised key is remembered for <see cref="RecheckAfter"/>, so a request does not read the store to know its caller.
+/// A revocation forgets the key at once on the node that revoked it; another node sharing the store stops accepting it
+/// when its memory of the key is that old.
+/// </remarks>
 public sealed class TenantDirectory(Database db, TimeProvider clock)
 {
-    private readonly ConcurrentDictionary<string, Caller> recognised = new(StringComparer.Ordinal);
+    /// <summary>How long a node trusts its memory of a recognised key before reading the store again.</summary>
+    public static readonly TimeSpan RecheckAfter = TimeSpan.FromSeconds(30);
+
+    private readonly ConcurrentDictionary<string, (Caller Caller, DateTimeOffset At)> recognised = new(StringComparer.Ordinal);
 
     public async Task<bool> AnyAsync(CancellationToken ct) =>
         await db.ReadAsync(async c =>
@@ -80,11 +100,7 @@ public sealed class TenantDirectory(Database db, TimeProvider clock)
     {
         await using var c = await db.OpenAsync(ct);
         await using var tx = await c.BeginTransactionAsync(ct);
-        await using (var cmd = c.Command("SELECT COUNT(*) FROM tenants WHERE tenant_id = @t", tx))
-        {
-            var n = Convert.ToInt64(await cmd.With("@t", tenantId).ExecuteScalarAsync(ct), System.Globalization.CultureInfo.InvariantCulture);
-            if (n == 0) return null;
-        }
+        if (!await TenantExistsAsync(c, tx, tenantId, ct)) return null;
 
         var key = await InsertKeyAsync(c, tx, tenantId, role, null, withSecret, name, ct);
         await tx.CommitAsync(ct);
@@ -113,7 +129,8 @@ public sealed class TenantDirectory(Database db, TimeProvider clock)
     {
         var keyHash = Hash(apiKey);
         var cacheKey = secret is null ? keyHash : keyHash + "|" + tenantId + "|" + Hash(secret);
-        if (recognised.TryGetValue(cacheKey, out var known)) return known;
+        var now = clock.GetUtcNow();
+        if (recognised.TryGetValue(cacheKey, out var known) && now - known.At < RecheckAfter) return known.Caller;
 
         var found = await db.ReadAsync(async c =>
         {
@@ -131,8 +148,80 @@ public sealed class TenantDirectory(Database db, TimeProvider clock)
 
             return caller;
         }, ct);
-        if (found is not null) recognised[cacheKey] = found;
+        if (found is not null) recognised[cacheKey] = (found, now);
+        else recognised.TryRemove(cacheKey, out _);
         return found;
+    }
+
+    /// <summary>The tenant's keys, oldest first; null when the tenant does not exist.</summary>
+    public Task<IReadOnlyList<KeyInfo>?> ListKeysAsync(Guid tenantId, CancellationToken ct) =>
+        db.ReadAsync<IReadOnlyList<KeyInfo>?>(async c =>
+        {
+            if (!await TenantExistsAsync(c, null, tenantId, ct)) return null;
+            await using var cmd = c.Command(
+                "SELECT key_id, name, role, secret_hash, created_at, revoked_at FROM api_keys WHERE tenant_id = @t ORDER BY created_at, key_id");
+            await using var r = await cmd.With("@t", tenantId).ExecuteReaderAsync(ct);
+            var keys = new List<KeyInfo>();
+            while (await r.ReadAsync(ct))
+            {
+                keys.Add(new KeyInfo(r.GetGuidValue(0), r.GetStringOrNull(1), r.GetString(2) == "admin" ? KeyRole.Admin : KeyRole.Tenant, !r.IsDBNull(3),
+                    r.GetInstant(4), r.GetInstantOrNull(5)));
+            }
+
+            return keys;
+        }, ct);
+
+    /// <summary>
+    /// Revokes a key of the tenant: from now on it is refused (401). Revoking a revoked key changes nothing and answers
+    /// <see cref="Revocation.Revoked"/>, so a retry is safe.
+    /// </summary>
+    public async Task<Revocation> RevokeKeyAsync(Guid tenantId, Guid keyId, CancellationToken ct)
+    {
+        await using var c = await db.OpenAsync(ct);
+        await using var tx = await c.BeginTransactionAsync(ct);
+        // Revocations take turns, so two racing for the last two admin keys cannot both pass the check below.
+        await using (var lockCmd = c.Command(db.Kind == StoreKind.Postgres
+                         ? "SELECT pg_advisory_xact_lock(727276)"
+                         : "UPDATE api_keys SET name = name WHERE 0 = 1", tx)) // a write: takes SQLite's write lock now
+        {
+            await lockCmd.ExecuteNonQueryAsync(ct);
+        }
+
+        string? role = null;
+        var revoked = false;
+        await using (var cmd = c.Command("SELECT role, revoked_at FROM api_keys WHERE tenant_id = @t AND key_id = @k", tx))
+        {
+            await using var r = await cmd.With("@t", tenantId).With("@k", keyId).ExecuteReaderAsync(ct);
+            if (await r.ReadAsync(ct)) (role, revoked) = (r.GetString(0), !r.IsDBNull(1));
+        }
+
+        if (role is null) return Revocation.NotFound;
+        if (!revoked)
+        {
+            if (role == "admin")
+            {
+                await using var others = c.Command("SELECT key_id FROM api_keys WHERE role = 'admin' AND revoked_at IS NULL AND key_id <> @k", tx);
+                await using var r = await others.With("@k", keyId).ExecuteReaderAsync(ct);
+                if (!await r.ReadAsync(ct)) return Revocation.LastAdminKey;
+            }
+
+            await using var update = c.Command("UPDATE api_keys SET revoked_at = @at WHERE tenant_id = @t AND key_id = @k AND revoked_at IS NULL", tx);
+            await update.With("@at", clock.GetUtcNow()).With("@t", tenantId).With("@k", keyId).ExecuteNonQueryAsync(ct);
+            await tx.CommitAsync(ct);
+        }
+
+        foreach (var (cacheKey, known) in recognised)
+        {
+            if (known.Caller.KeyId == keyId) recognised.TryRemove(cacheKey, out _);
+        }
+
+        return Revocation.Revoked;
+    }
+
+    private static async Task<bool> TenantExistsAsync(DbConnection c, DbTransaction? tx, Guid tenantId, CancellationToken ct)
+    {
+        await using var cmd = c.Command("SELECT COUNT(*) FROM tenants WHERE tenant_id = @t", tx);
+        return Convert.ToInt64(await cmd.With("@t", tenantId).ExecuteScalarAsync(ct), System.Globalization.CultureInfo.InvariantCulture) > 0;
     }
 
     private static string RandomToken() => Base64Url(RandomNumberGenerator.GetBytes(32));

@@ -128,7 +128,7 @@ public static class ExpiryBench
                 var id = Guid.NewGuid();
                 await Exec(customer.With("@t", tenant).With("@c", id).With("@e", earned).With("@b", 10L * perCustomer).With("@now", now).With("@planned", true));
                 for (var l = 0; l < perCustomer; l++)
-                    await Exec(lot.With("@t", tenant).With("@id", Guid.NewGuid()).With("@c", id).With("@e", earned.AddMinutes(-l)).With("@pending", false).With("@due", due.AddMinutes(-l)));
+                    await Exec(lot.With("@t", tenant).With("@id", Ids.ForCustomer(id, "bench", "lot", l.ToString(CultureInfo.InvariantCulture))).With("@c", id).With("@e", earned.AddMinutes(-l)).With("@pending", false).With("@due", due.AddMinutes(-l)));
                 await Exec(job.With("@t", tenant).With("@c", id).With("@k", $"ledger:{id:N}:main:bench").With("@due", due));
             }
 

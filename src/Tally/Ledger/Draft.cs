@@ -50,7 +50,7 @@ internal sealed class Draft
     {
         var lot = new Lot
         {
-            LotId = Ids.Of(cause.Key, account.CustomerId.ToString(), account.Ledger, "lot", (lotCount++).ToString(CultureInfo.InvariantCulture)),
+            LotId = Ids.ForCustomer(account.CustomerId, cause.Key, account.Ledger, "lot", (lotCount++).ToString(CultureInfo.InvariantCulture)),
             CustomerId = account.CustomerId,
             Ledger = account.Ledger,
             Points = points,
@@ -122,7 +122,7 @@ internal sealed class Draft
         lastAt = when;
         var entry = new Entry
         {
-            EntryId = Ids.Of(cause.Key, account.CustomerId.ToString(), account.Ledger, "entry", entries.Count.ToString(CultureInfo.InvariantCulture)),
+            EntryId = Ids.ForCustomer(account.CustomerId, cause.Key, account.Ledger, "entry", entries.Count.ToString(CultureInfo.InvariantCulture)),
             CustomerId = account.CustomerId,
             Ledger = account.Ledger,
             Type = type,
@@ -154,7 +154,7 @@ internal sealed class Draft
     {
         events.Add(new LedgerEvent
         {
-            EventId = Ids.Of(cause.Key, account.CustomerId.ToString(), account.Ledger, "event", events.Count.ToString(CultureInfo.InvariantCulture)),
+            EventId = Ids.ForCustomer(account.CustomerId, cause.Key, account.Ledger, "event", events.Count.ToString(CultureInfo.InvariantCulture)),
             Type = type,
             CustomerId = account.CustomerId,
             Ledger = account.Ledger,

@@ -86,7 +86,7 @@ public static class History
         [
             .. due.Select(r => new LedgerEvent
             {
-                EventId = Ids.Of("reminder", account.CustomerId.ToString(), account.Ledger, r.x.ExpiresAt.ToUnixTimeMilliseconds().ToString(System.Globalization.CultureInfo.InvariantCulture)),
+                EventId = Ids.ForCustomer(account.CustomerId, "reminder", account.Ledger, r.x.ExpiresAt.ToUnixTimeMilliseconds().ToString(System.Globalization.CultureInfo.InvariantCulture)),
                 Type = LoyaltyEventType.PointsExpiryReminder,
                 CustomerId = account.CustomerId,
                 Ledger = account.Ledger,

@@ -74,7 +74,7 @@ public static class Tiers
         // period end), so the same decision taken twice yields one outbox row.
         LedgerEvent Event(LoyaltyEventType type, string? from, string? to, DateTimeOffset key, DateTimeOffset? until) => new()
         {
-            EventId = Ids.Of("tier", customerId.ToString(), type.ToString(), key.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture)),
+            EventId = Ids.ForCustomer(customerId, "tier", type.ToString(), key.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture)),
             Type = type,
             CustomerId = customerId,
             At = now,

@@ -43,6 +43,23 @@ public class MovementsTests
     }
 
     [Fact]
+    public void A_customers_lots_and_events_share_the_customers_id_prefix_so_they_sit_together_in_the_indexes()
+    {
+        var bob = Guid.Parse("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0");
+        var alice = Ok(Movements.Earn(Empty(), Plain, 100, Cause.Event("e1", "r1", 1), T0));
+        var first = Ok(Movements.Earn(Empty(bob), Plain, 100, Cause.Event("e1", "r1", 1), T0));
+        var second = Ok(Movements.Earn(first.Account, Plain, 50, Cause.Event("e2", "r1", 1), T0));
+
+        static string Prefix(Guid id) => id.ToString("N")[..12];
+        Assert.All(new[] { first.NewLots[0].LotId, first.Events[0].EventId, second.NewLots[0].LotId, second.Events[0].EventId },
+            id => Assert.Equal("0f1e2d3c4b5a", Prefix(id)));
+        Assert.Equal(Prefix(Alice), Prefix(alice.NewLots[0].LotId));
+        Assert.Equal(4, new[] { first.NewLots[0].LotId, first.Events[0].EventId, second.NewLots[0].LotId, second.Events[0].EventId }.Distinct().Count());
+        Assert.NotEqual(alice.NewLots[0].LotId, first.NewLots[0].LotId);
+        Assert.Equal(8, first.NewLots[0].LotId.Version);
+    }
+
+    [Fact]
     public void A_customer_holds_several_named_ledgers_that_never_mix()
     {
         var main = Ok(Movements.Earn(Empty(), Plain, 100, Cause.Event("e1", "r1", 1), T0));

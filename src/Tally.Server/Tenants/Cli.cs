@@ -72,6 +72,7 @@ public static class Cli
     private static void Print(IssuedKey key)
     {
         Console.WriteLine($"tenantId:  {key.TenantId}");
+        Console.WriteLine($"keyId:     {key.KeyId}");
         Console.WriteLine($"apiKey:    {key.ApiKey}");
         if (key.ApiSecret is not null) Console.WriteLine($"apiSecret: {key.ApiSecret}");
     }

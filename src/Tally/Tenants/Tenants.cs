@@ -28,7 +28,7 @@ public enum Revocation
     Revoked,
     NotFound,
 
-    /// <summary>The tenant's last working admin key: revoking it would leave no one able to create tenants or keys.</summary>
+    /// <summary>The last working admin key of any tenant: revoking it would leave no one able to create tenants or keys over the API.</summary>
     LastAdminKey,
 }
 

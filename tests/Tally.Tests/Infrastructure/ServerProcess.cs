@@ -43,15 +43,7 @@ public sealed class ServerProcess : IAsyncDisposable
     public static async Task<ServerProcess> StartAsync(TestStore store, bool runWorker, int port = 0, IReadOnlyDictionary<string, string>? environment = null)
     {
         port = port == 0 ? FreePort() : port;
-        var dll = Path.Combine(AppContext.BaseDirectory, "Tally.Server.dll");
-        var info = new ProcessStartInfo("dotnet", [dll, "--urls", $"http://127.0.0.1:{port}"])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = AppContext.BaseDirectory,
-        };
-        foreach (var (key, value) in store.Settings) info.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
+        var info = StartInfo(store, "--urls", $"http://127.0.0.1:{port}");
         info.Environment["TALLY_BOOTSTRAP_API_KEY"] = TallyApp.AdminKey;
         info.Environment["Tally__RunWorker"] = runWorker ? "true" : "false";
         info.Environment["Tally__WorkerPollInterval"] = "00:00:00.050";
@@ -84,6 +76,20 @@ public sealed class ServerProcess : IAsyncDisposable
 
         await server.DisposeAsync();
         throw new TimeoutException("The server did not start within 60 s.");
+    }
+
+    /// <summary>The server binary with <paramref name="args"/>, pointed at <paramref name="store"/>, its output redirected.</summary>
+    public static ProcessStartInfo StartInfo(TestStore store, params string[] args)
+    {
+        var info = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "Tally.Server.dll"), .. args])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = AppContext.BaseDirectory,
+        };
+        foreach (var (key, value) in store.Settings) info.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
+        return info;
     }
 
     public HttpClient Api()

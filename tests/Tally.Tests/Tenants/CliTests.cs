@@ -63,15 +63,7 @@ public abstract class CliTests(string storeKind) : IAsyncLifetime
 
     private async Task<string> RunAsync(int expectedExit, params string[] args)
     {
-        var info = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "Tally.Server.dll"), .. args])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = AppContext.BaseDirectory,
-        };
-        foreach (var (key, value) in store.Settings) info.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
-        using var p = Process.Start(info)!;
+        using var p = Process.Start(ServerProcess.StartInfo(store, args))!;
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));

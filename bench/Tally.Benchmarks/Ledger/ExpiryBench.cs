@@ -42,7 +42,7 @@ public static class ExpiryBench
         var options = new TallyOptions { SchedulerBatchSize = batch };
         if (Environment.GetEnvironmentVariable("BENCH_BUDGET_MS") is { } ms) options.SchedulerBatchBudget = TimeSpan.FromMilliseconds(int.Parse(ms, CultureInfo.InvariantCulture));
         if (Environment.GetEnvironmentVariable("BENCH_SHARE") is { } share) options.SchedulerWriterShare = double.Parse(share, CultureInfo.InvariantCulture);
-        Console.WriteLine($"pass budget {options.SchedulerBatchBudget.TotalMilliseconds} ms, writer share {options.SchedulerWriterShare:P0}");
+        Console.WriteLine($"pass budget {options.SchedulerBatchBudget.TotalMilliseconds} ms, writer share {options.WriterShareFor(db.Kind):P0}");
         await using var writes = new WriteQueue(db, NullLogger<WriteQueue>.Instance);
         var runner = new SchedulerRunner(db, writes, [new SettleJobHandler(), new CalendarJobHandler()], new SchedulerSignal(), new EventSignal(),
             TimeProvider.System, Options.Create(options), NullLogger<SchedulerRunner>.Instance);

@@ -88,7 +88,7 @@ public sealed partial class SchedulerRunner(
     {
         var (held, others) = pass;
         if (others == 0 && writes.Waiting == 0) return;
-        var share = options.Value.SchedulerWriterShare;
+        var share = options.Value.WriterShareFor(db.Kind);
         await Task.Delay(held * ((1 - share) / share), ct).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
     }
 

@@ -46,7 +46,7 @@ public static class Cli
                 foreach (var k in keys)
                 {
                     Console.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture,
-                        $"{k.KeyId}  {(k.Role == KeyRole.Admin ? "admin" : "tenant"),-6}  {k.CreatedAt:yyyy-MM-dd HH:mm}  {(k.RevokedAt is { } r ? $"revoked {r:yyyy-MM-dd HH:mm}" : "active")}  {k.Name}"));
+                        $"{k.KeyId}  {k.Role.Name(),-6}  {k.CreatedAt:yyyy-MM-dd HH:mm}  {(k.RevokedAt is { } r ? $"revoked {r:yyyy-MM-dd HH:mm}" : "active")}  {k.Name}"));
                 }
 
                 return 0;

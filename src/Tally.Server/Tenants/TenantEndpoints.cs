@@ -13,13 +13,13 @@ public sealed record CreateKeyRequest(string? Name, bool WithSecret = false, str
 /// <summary>A key as issued: shown once, never again.</summary>
 public sealed record IssuedKeyView(Guid TenantId, Guid KeyId, string ApiKey, string? ApiSecret, string Role)
 {
-    public static IssuedKeyView Of(IssuedKey k) => new(k.TenantId, k.KeyId, k.ApiKey, k.ApiSecret, k.Role == KeyRole.Admin ? "admin" : "tenant");
+    public static IssuedKeyView Of(IssuedKey k) => new(k.TenantId, k.KeyId, k.ApiKey, k.ApiSecret, k.Role.Name());
 }
 
 /// <summary>A key as listed (never its hash); <c>revokedAt</c> is set once it no longer works.</summary>
 public sealed record KeyView(Guid KeyId, string? Name, string Role, bool HasSecret, DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt)
 {
-    public static KeyView Of(KeyInfo k) => new(k.KeyId, k.Name, k.Role == KeyRole.Admin ? "admin" : "tenant", k.HasSecret, k.CreatedAt, k.RevokedAt);
+    public static KeyView Of(KeyInfo k) => new(k.KeyId, k.Name, k.Role.Name(), k.HasSecret, k.CreatedAt, k.RevokedAt);
 }
 
 public sealed record KeyListView(IReadOnlyList<KeyView> Items);
@@ -84,7 +84,7 @@ public static class TenantEndpoints
         if (!Guid.TryParse(tenantId, out var id)) return Problems.Validation("tenantId", $"'{tenantId}' is not a UUID.");
         var body = await JsonBody.ReadAsync<CreateKeyRequest>(http.Request, 64 * 1024, ct);
         if (body.Problem is not null) return body.Problem;
-        KeyRole? role = body.Value!.Role switch { null or "tenant" => KeyRole.Tenant, "admin" => KeyRole.Admin, _ => null };
+        var role = body.Value!.Role is null ? KeyRole.Tenant : KeyRoles.Parse(body.Value.Role);
         if (role is null) return Problems.Validation("$.role", "One of: tenant, admin.");
         var key = await tenants.CreateKeyAsync(id, role.Value, body.Value.WithSecret, body.Value.Name, ct);
         return key is null ? Problems.NotFound($"Tenant {id}") : TypedResults.Created($"/api/v1/admin/tenants/{id}", IssuedKeyView.Of(key));

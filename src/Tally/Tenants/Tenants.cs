@@ -14,6 +14,20 @@ public enum KeyRole
     Admin,
 }
 
+/// <summary>A role's name as stored and shown ("tenant", "admin").</summary>
+public static class KeyRoles
+{
+    public static string Name(this KeyRole role) => role == KeyRole.Admin ? "admin" : "tenant";
+
+    /// <summary>The role a stored or requested name stands for; null for a name that is not one.</summary>
+    public static KeyRole? Parse(string? name) => name switch
+    {
+        "admin" => KeyRole.Admin,
+        "tenant" => KeyRole.Tenant,
+        _ => null,
+    };
+}
+
 /// <summary>Who a request speaks for, once its key was recognised.</summary>
 public sealed record Caller(Guid TenantId, Guid KeyId, KeyRole Role);
 
@@ -116,7 +130,7 @@ public sealed class TenantDirectory(Database db, TimeProvider clock)
         await using var cmd = c.Command(
             "INSERT INTO api_keys (key_id, tenant_id, key_hash, secret_hash, role, name, created_at) VALUES (@k, @t, @h, @s, @r, @n, @at)", tx);
         await cmd.With("@k", keyId).With("@t", tenantId).With("@h", Hash(key)).With("@s", secret is null ? null : Hash(secret))
-            .With("@r", role == KeyRole.Admin ? "admin" : "tenant").With("@n", name).With("@at", clock.GetUtcNow())
+            .With("@r", role.Name()).With("@n", name).With("@at", clock.GetUtcNow())
             .ExecuteNonQueryAsync(ct);
         return new IssuedKey(tenantId, keyId, key, secret, role);
     }
@@ -138,7 +152,7 @@ public sealed class TenantDirectory(Database db, TimeProvider clock)
                 "SELECT key_id, tenant_id, secret_hash, role FROM api_keys WHERE key_hash = @h AND revoked_at IS NULL");
             await using var r = await cmd.With("@h", keyHash).ExecuteReaderAsync(ct);
             if (!await r.ReadAsync(ct)) return null;
-            var caller = new Caller(r.GetGuidValue(1), r.GetGuidValue(0), r.GetString(3) == "admin" ? KeyRole.Admin : KeyRole.Tenant);
+            var caller = new Caller(r.GetGuidValue(1), r.GetGuidValue(0), KeyRoles.Parse(r.GetString(3)) ?? KeyRole.Tenant);
             var secretHash = r.GetStringOrNull(2);
             if (secret is not null)
             {
@@ -164,7 +178,7 @@ public sealed class TenantDirectory(Database db, TimeProvider clock)
             var keys = new List<KeyInfo>();
             while (await r.ReadAsync(ct))
             {
-                keys.Add(new KeyInfo(r.GetGuidValue(0), r.GetStringOrNull(1), r.GetString(2) == "admin" ? KeyRole.Admin : KeyRole.Tenant, !r.IsDBNull(3),
+                keys.Add(new KeyInfo(r.GetGuidValue(0), r.GetStringOrNull(1), KeyRoles.Parse(r.GetString(2)) ?? KeyRole.Tenant, !r.IsDBNull(3),
                     r.GetInstant(4), r.GetInstantOrNull(5)));
             }
 

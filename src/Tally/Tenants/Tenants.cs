@@ -193,11 +193,11 @@ public sealed class TenantDirectory(Database db, TimeProvider clock)
     {
         await using var c = await db.OpenAsync(ct);
         await using var tx = await c.BeginTransactionAsync(ct);
-        // Revocations take turns, so two racing for the last two admin keys cannot both pass the check below.
-        await using (var lockCmd = c.Command(db.Kind == StoreKind.Postgres
-                         ? "SELECT pg_advisory_xact_lock(727276)"
-                         : "UPDATE api_keys SET name = name WHERE 0 = 1", tx)) // a write: takes SQLite's write lock now
+        // Revocations take turns, so two racing for the last two admin keys cannot both pass the check below. On SQLite
+        // the transaction already holds the write lock (Microsoft.Data.Sqlite begins IMMEDIATE); PostgreSQL needs a lock.
+        if (db.Kind == StoreKind.Postgres)
         {
+            await using var lockCmd = c.Command("SELECT pg_advisory_xact_lock(727276)", tx);
             await lockCmd.ExecuteNonQueryAsync(ct);
         }
 

@@ -1,4 +1,6 @@
+using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
+using Tally.Storage;
 
 namespace Tally.Tests.Infrastructure;
 
@@ -18,6 +20,14 @@ public abstract class TestStore : IAsyncDisposable
         "postgres" => PostgresStore.Create(),
         _ => throw new ArgumentOutOfRangeException(nameof(kind)),
     };
+
+    /// <summary>The store opened as the server opens it, with every migration applied: for tests below the HTTP API.</summary>
+    public async Task<Database> OpenMigratedAsync()
+    {
+        var db = this is PostgresStore pg ? Database.Postgres(pg.ConnectionString) : Database.Sqlite(Settings["TALLY_DATA_DIR"]);
+        await Migrations.MigrateAsync(db, NullLogger.Instance, default);
+        return db;
+    }
 }
 
 public sealed class SqliteStore : TestStore

@@ -21,8 +21,7 @@ public abstract class TransactionMemoTests(string kind) : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        db = store is PostgresStore pg ? Database.Postgres(pg.ConnectionString) : Database.Sqlite(store.Settings["TALLY_DATA_DIR"]);
-        await Migrations.MigrateAsync(db, NullLogger.Instance, default);
+        db = await store.OpenMigratedAsync();
         queue = new WriteQueue(db, NullLogger<WriteQueue>.Instance, writerCount: 1);
     }
 

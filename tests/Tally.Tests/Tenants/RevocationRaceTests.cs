@@ -1,4 +1,3 @@
-using Microsoft.Extensions.Logging.Abstractions;
 using Tally.Storage;
 using Tally.Tenants;
 using Tally.Tests.Infrastructure;
@@ -15,11 +14,7 @@ public abstract class RevocationRaceTests(string kind) : IAsyncLifetime
     private readonly TestStore store = TestStore.Create(kind);
     private Database db = null!;
 
-    public async Task InitializeAsync()
-    {
-        db = store is PostgresStore pg ? Database.Postgres(pg.ConnectionString) : Database.Sqlite(store.Settings["TALLY_DATA_DIR"]);
-        await Migrations.MigrateAsync(db, NullLogger.Instance, default);
-    }
+    public async Task InitializeAsync() => db = await store.OpenMigratedAsync();
 
     public async Task DisposeAsync()
     {

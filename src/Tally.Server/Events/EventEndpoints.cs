@@ -167,9 +167,10 @@ public static class EventEndpoints
         return found is { } f ? TypedResults.Ok(EventView.Of(f.Event)) : Problems.NotFound($"Event {id}");
     }
 
-    /// <summary>Checks the two ids every event carries; an omitted eventId gets a fresh one.</summary>
+    /// <summary>Checks the two ids every event carries (an omitted eventId gets a fresh one), and its time if it has one.</summary>
     private static (Guid EventId, Guid CustomerId) Ids(EventBody e, List<FieldError> errors)
     {
+        if (e.CreatedAt >= Periods.Latest) errors.Add(new FieldError("$.createdAt", Periods.TooLate));
         var customerId = JsonBody.Uuid(e.CustomerId, "$.customerId", required: true, errors);
         var eventId = JsonBody.Uuid(e.EventId, "$.eventId", required: false, errors);
         return (eventId ?? Guid.CreateVersion7(), customerId ?? Guid.Empty);

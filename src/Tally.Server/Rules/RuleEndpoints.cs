@@ -204,12 +204,18 @@ public static class RuleEndpoints
             {
                 errors.Add(new("$.event" + (ex.Path?.TrimStart('$') ?? ""), "Not valid for this event type."));
             }
+
+            if (e?.CreatedAt >= Periods.Latest) errors.Add(new("$.event.createdAt", Periods.TooLate));
         }
 
         DateTimeOffset? at = null;
         if (root.TryGetProperty("at", out var atEl) && atEl.ValueKind != JsonValueKind.Null)
         {
-            if (atEl.ValueKind == JsonValueKind.String && DateTimeOffset.TryParse(atEl.GetString(), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var parsedAt)) at = parsedAt;
+            if (atEl.ValueKind == JsonValueKind.String && DateTimeOffset.TryParse(atEl.GetString(), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var parsedAt))
+            {
+                if (parsedAt < Periods.Latest) at = parsedAt;
+                else errors.Add(new("$.at", Periods.TooLate));
+            }
             else errors.Add(new("$.at", "An ISO-8601 instant such as 2027-01-01T00:00:00Z."));
         }
 

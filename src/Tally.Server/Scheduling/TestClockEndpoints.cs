@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using NodaTime.Text;
 using Tally.Ledger;
+using Tally.Rules;
 using Tally.Server.Http;
 
 namespace Tally.Server.Scheduling;
@@ -37,12 +38,15 @@ public static class TestClockEndpoints
         {
             var parsed = PeriodPattern.NormalizingIso.Parse(by);
             if (!parsed.Success) return Problems.Validation("$.advanceBy", $"'{by}' is not an ISO 8601 period such as P30D or PT1H.");
+            if (Periods.IsTooLong(parsed.Value)) return Problems.Validation("$.advanceBy", Periods.TooLong);
             target = ProgramSettings.Default.Add(now, parsed.Value); // UTC calendar arithmetic
+            if (target >= Periods.Latest) return Problems.Validation("$.advanceBy", Periods.TooLate);
             if (target <= now) return Problems.Validation("$.advanceBy", "The clock only moves forward.");
         }
         else if (move.Now is { } at && move.AdvanceBy is null)
         {
             if (at < now) return Problems.Validation("$.now", "The clock only moves forward.");
+            if (at >= Periods.Latest) return Problems.Validation("$.now", Periods.TooLate);
             target = at;
         }
         else

@@ -278,6 +278,12 @@ public sealed record ProgramSettings
             return null;
         }
 
+        if (Rules.Periods.IsTooLong(p))
+        {
+            errors.Add(new(path, Rules.Periods.TooLong));
+            return null;
+        }
+
         return p;
     }
 

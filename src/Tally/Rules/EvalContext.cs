@@ -138,6 +138,24 @@ internal sealed class EvalContext
 /// <summary>ISO-8601 periods (P30D, P3M, P12M) applied on the UTC calendar.</summary>
 public static class Periods
 {
+    /// <summary>
+    /// The longest period Tally takes from outside (an expiry, a pending delay, a tier window, a reminder, a test-clock move),
+    /// and the latest instant: dates are kept far enough from the calendar's end (year 9999) that adding periods to them,
+    /// as expiries, reminders and tier periods do, cannot overflow. Longer or later input is a 400, not an error later.
+    /// </summary>
+    public const int LongestYears = 100;
+
+    public static readonly DateTimeOffset Latest = new(9000, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
+    public const string TooLong = "Must be at most 100 years.";
+
+    public const string TooLate = "Must be before 9000-01-01T00:00:00Z.";
+
+    /// <summary>Whether the period is longer than <see cref="LongestYears"/> (each unit counted at its longest).</summary>
+    public static bool IsTooLong(Period p) =>
+        p.Years * 366.0 + p.Months * 30.5 + p.Weeks * 7.0 + p.Days + p.Hours / 24.0 + p.Minutes / 1_440.0 + p.Seconds / 86_400.0
+        + p.Milliseconds / 86_400_000.0 + p.Ticks / 864_000_000_000.0 + p.Nanoseconds / 86_400_000_000_000.0 > LongestYears * 366.0;
+
     public static bool TryParse(string text, out Period period)
     {
         var result = NodaTime.Text.PeriodPattern.NormalizingIso.Parse(text);

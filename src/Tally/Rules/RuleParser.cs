@@ -543,7 +543,13 @@ public static class RuleParser
                 if (required) Error($"{path}.{name}", "is required");
                 return null;
             }
-            if (v.ValueKind == JsonValueKind.String && Periods.TryParse(v.GetString()!, out var p) && IsPositive(p)) return p;
+            if (v.ValueKind == JsonValueKind.String && Periods.TryParse(v.GetString()!, out var p) && IsPositive(p))
+            {
+                if (!Periods.IsTooLong(p)) return p;
+                Error($"{path}.{name}", "must be at most 100 years");
+                return null;
+            }
+
             Error($"{path}.{name}", "expected a positive ISO-8601 duration such as P30D, P3M or P12M");
             return null;
         }

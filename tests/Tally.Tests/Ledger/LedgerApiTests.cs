@@ -591,6 +591,17 @@ public abstract class LedgerApiTests<TApp>(TApp app) : IClassFixture<TApp>
         Assert.Equal(HttpStatusCode.NotFound, toNobody.Status);
         Assert.Equal(HttpStatusCode.NotFound, (await api.PostJson($"/api/v1/events/{Guid.NewGuid()}/reversal", new { })).Status);
         Assert.Equal(HttpStatusCode.BadRequest, (await api.PostJson("/api/v1/test-clock", new { advanceBy = "P1D", now = DateTimeOffset.UtcNow })).Status);
+
+        // Moves that would take the calendar's arithmetic past its end are refused, not failed (they used to be 500s).
+        var tooFar = await api.PostJson("/api/v1/test-clock", new { advanceBy = "P101Y" });
+        Assert.Equal(HttpStatusCode.BadRequest, tooFar.Status);
+        Assert.Equal("$.advanceBy", (string?)tooFar.Body!["errors"]![0]!["path"]);
+        var tooLate = await api.PostJson("/api/v1/test-clock", new { now = "9999-12-31T23:59:59Z" });
+        Assert.Equal(HttpStatusCode.BadRequest, tooLate.Status);
+        Assert.Equal("$.now", (string?)tooLate.Body!["errors"]![0]!["path"]);
+        var program = await api.SendJson(HttpMethod.Put, "/api/v1/program", new { expiry = new { mode = "aging", after = "P9999999Y" } });
+        Assert.Equal(HttpStatusCode.BadRequest, program.Status);
+        Assert.Equal("$.expiry.after", (string?)program.Body!["errors"]![0]!["path"]);
     }
 
     [Fact]

@@ -49,6 +49,11 @@ public class ProgramSettingsTests
     [InlineData("""{"expiry":{"mode":"inactivity","after":"P0D"}}""", "$.expiry.after")]
     [InlineData("""{"expiry":{"mode":"aging","after":"P1M","when":"now"}}""", "$.expiry.when")]
     [InlineData("""{"pendingFor":"-P1D"}""", "$.pendingFor")]
+    [InlineData("""{"expiry":{"mode":"aging","after":"P101Y"}}""", "$.expiry.after")]
+    [InlineData("""{"expiry":{"mode":"aging","after":"P9999999Y"}}""", "$.expiry.after")]
+    [InlineData("""{"pendingFor":"PT99999999H"}""", "$.pendingFor")]
+    [InlineData("""{"tierBasis":{"period":"P1201M"}}""", "$.tierBasis.period")]
+    [InlineData("""{"reminders":{"expiryBefore":"P36700D"}}""", "$.reminders.expiryBefore")]
     [InlineData("""{"negativeBalance":"sometimes"}""", "$.negativeBalance")]
     [InlineData("""{"tiers":{}}""", "$.tiers")]
     [InlineData("""{"tiers":[{"name":"A","threshold":0},{"name":"a","threshold":10}]}""", "$.tiers[1].name")]
@@ -74,6 +79,17 @@ public class ProgramSettingsTests
     {
         var parsed = ProgramSettings.Parse("""{"timezone":"Nowhere","negativeBalance":"x","tiers":[{"name":"A","threshold":5},{"name":"B","threshold":1}],"extra":1}""");
         Assert.Equal(["$.extra", "$.timezone", "$.negativeBalance", "$.tiers[1].threshold"], parsed.Errors.Select(e => e.Path));
+    }
+
+    [Fact]
+    public void Periods_of_up_to_a_hundred_years_are_accepted_and_can_be_added_to_the_latest_instant()
+    {
+        var parsed = ProgramSettings.Parse("""{"expiry":{"mode":"aging","after":"P100Y"},"pendingFor":"P1200M","tierBasis":{"period":"P36600D"}}""");
+        Assert.Empty(parsed.Errors);
+        var s = parsed.Settings!;
+        var latest = Tally.Rules.Periods.Latest.AddTicks(-1);
+        Assert.True(s.Add(s.Add(latest, s.ExpiryAfter), s.PendingFor) > latest);
+        Assert.True(s.Add(latest, s.TierPeriod!) > latest);
     }
 
     [Fact]

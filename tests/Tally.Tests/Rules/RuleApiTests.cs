@@ -400,6 +400,11 @@ public abstract class RuleApiTests<TApp>(TApp app) : IClassFixture<TApp>
         var paths = problem!["errors"]!.AsArray().Select(e => (string)e!["path"]!).ToList();
         Assert.Contains("$.event.type", paths);
         Assert.Contains(paths, p => p.StartsWith("$.rules[0]", StringComparison.Ordinal));
+
+        var (lateStatus, late) = await api.PostJson("/api/v1/rules/simulate",
+            $$$"""{"event": {"type": "order", "customerId": "{{{customer}}}", "createdAt": "9999-12-31T00:00:00Z", "order": {"total": 1}}, "at": "9999-12-31T00:00:00Z"}""");
+        Assert.Equal(HttpStatusCode.BadRequest, lateStatus);
+        Assert.Equal(["$.event.createdAt", "$.at"], late!["errors"]!.AsArray().Select(e => (string)e!["path"]!));
     }
 
     [Fact]

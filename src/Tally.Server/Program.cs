@@ -35,6 +35,7 @@ var app = builder.Build();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
 app.UseApiKeys();
+app.UseQueryText();
 
 app.MapGet("/health", () => TypedResults.Ok(new { status = "ok" })).WithName("Health").WithSummary("200 once the server takes traffic.");
 app.MapOpenApi();

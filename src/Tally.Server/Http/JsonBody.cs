@@ -42,6 +42,8 @@ public static class JsonBody
 
         var bytes = buffer.WrittenSpan;
         if (bytes.IsEmpty) return new Body<T>(default, default, Problems.MalformedJson("$", "The body is empty."));
+        if (MayHoldNul(bytes) && NulPath(buffer.WrittenMemory) is { } nul)
+            return new Body<T>(default, default, Problems.Validation(nul, "Text must not contain the NUL character (\\u0000)."));
         try
         {
             var value = JsonSerializer.Deserialize<T>(bytes, Tally.TallyJson.Options);
@@ -77,6 +79,67 @@ public static class JsonBody
         using var doc = JsonDocument.ParseValue(ref reader2);
         var mismatches = JsonShape.Mismatches(doc.RootElement, type, Tally.TallyJson.Options);
         return mismatches.Count > 0 ? Problems.Validation(mismatches) : Problems.Validation(path, FirstSentence(ex.Message));
+    }
+
+    /// <summary>
+    /// Whether the body escapes a NUL character (<c>\u0000</c>; JSON cannot carry a raw one). No text Tally keeps may
+    /// hold it: PostgreSQL refuses it in text and jsonb, so it is refused at the door on both stores, as a 400.
+    /// </summary>
+    private static bool MayHoldNul(ReadOnlySpan<byte> bytes)
+    {
+        for (var at = bytes.IndexOf("u0000"u8); at >= 0; at = Next(bytes, at))
+        {
+            var slashes = 0;
+            while (at - slashes - 1 >= 0 && bytes[at - slashes - 1] == (byte)'\\') slashes++;
+            if (slashes % 2 == 1) return true;
+        }
+
+        return false;
+
+        static int Next(ReadOnlySpan<byte> bytes, int at) => bytes[(at + 1)..].IndexOf("u0000"u8) is var i and >= 0 ? at + 1 + i : -1;
+    }
+
+    /// <summary>The JSON path of the first name or string that holds a NUL character; null if none does (or the body is not JSON).</summary>
+    private static string? NulPath(ReadOnlyMemory<byte> bytes)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(bytes, new JsonDocumentOptions { MaxDepth = 64 });
+            return Find(doc.RootElement, "$");
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+
+        static string? Find(JsonElement e, string path)
+        {
+            switch (e.ValueKind)
+            {
+                case JsonValueKind.String:
+                    return e.GetString()!.Contains('\0', StringComparison.Ordinal) ? path : null;
+                case JsonValueKind.Object:
+                    foreach (var p in e.EnumerateObject())
+                    {
+                        var at = $"{path}.{p.Name}";
+                        if (p.Name.Contains('\0', StringComparison.Ordinal)) return at;
+                        if (Find(p.Value, at) is { } inner) return inner;
+                    }
+
+                    return null;
+                case JsonValueKind.Array:
+                    var i = 0;
+                    foreach (var item in e.EnumerateArray())
+                    {
+                        if (Find(item, $"{path}[{i}]") is { } found) return found;
+                        i++;
+                    }
+
+                    return null;
+                default:
+                    return null;
+            }
+        }
     }
 
     private static string FirstSentence(string message)

@@ -33,6 +33,9 @@ public abstract class BadInputTests<TApp>(TApp app) : IClassFixture<TApp>
         // A time near the calendar's end: expiries and tier periods counted from it would overflow.
         { "orders", "{\"customerId\": \"" + Customer + "\", \"eventId\": \"" + Event + "\", \"createdAt\": \"9999-12-31T23:59:59Z\", \"order\": {\"total\": 1}}", "validation_failed", "$.createdAt" },
         { "basket", "{\"customerId\": \"" + Customer + "\", \"eventId\": \"" + Event + "\", \"createdAt\": \"9000-01-01T00:00:00Z\", \"basket\": {\"basketTotal\": 1}}", "validation_failed", "$.createdAt" },
+        // A NUL character: PostgreSQL keeps no text that holds one, so no store may be handed one.
+        { "actions", "{\"customerId\": \"" + Customer + "\", \"eventId\": \"" + Event + "\", \"nameSpace\": \"a\\u0000b\"}", "validation_failed", "$.nameSpace" },
+        { "orders", "{\"customerId\": \"" + Customer + "\", \"eventId\": \"" + Event + "\", \"order\": {\"total\": 1, \"lines\": [{\"sku\": \"\\u0000\"}]}}", "validation_failed", "$.order.lines[0].sku" },
         { "actions", "[1, 2, 3]", "validation_failed", "$" },
         { "actions", "", "malformed_json", "$" },
     };
@@ -86,6 +89,17 @@ public abstract class BadInputTests<TApp>(TApp app) : IClassFixture<TApp>
     }
 
     [Fact]
+    public async Task An_escaped_backslash_before_u0000_is_text_not_a_nul_and_is_kept()
+    {
+        var customer = Guid.NewGuid();
+        var (status, accepted) = await api.PostJson("/api/v1/events/actions",
+            $$"""{"customerId": "{{customer}}", "nameSpace": "a\\u0000b\\\\u0000c"}""");
+        Assert.True(status == HttpStatusCode.OK, accepted?.ToJsonString());
+        var (_, stored) = await api.GetJson($"/api/v1/events/{(string)accepted!["eventId"]!}");
+        Assert.Equal("""a\u0000b\\u0000c""", (string?)stored!["payload"]!["nameSpace"]);
+    }
+
+    [Fact]
     public async Task A_body_that_is_not_json_is_a_415_problem_and_stores_nothing()
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/events/actions")
@@ -118,6 +132,8 @@ public abstract class BadInputTests<TApp>(TApp app) : IClassFixture<TApp>
     [InlineData("/api/v1/events/not-a-uuid")]
     [InlineData("/api/v1/customers/7d1f5a0e-0000-4000-8000-000000000001/ledger?limit=0")]
     [InlineData("/api/v1/customers/7d1f5a0e-0000-4000-8000-000000000001/ledger?cursor=abc")]
+    [InlineData("/api/v1/customers?externalReference=a%00b")] // a NUL in a query value (PostgreSQL refuses such text: it was a 500)
+    [InlineData("/api/v1/rules?campaign=%00")]
     public async Task A_malformed_id_or_paging_parameter_is_a_400_problem(string path)
     {
         var (status, problem) = await api.GetJson(path);

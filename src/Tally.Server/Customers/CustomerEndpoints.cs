@@ -158,6 +158,7 @@ public static class CustomerEndpoints
         Missing,
         Insufficient,
         Closed,
+        Overflow,
     }
 
     private static async Task<Results<Created<EntryView>, Ok<EntryView>, ProblemHttpResult>> Adjust(string customerId, HttpContext http, CancellationToken ct)
@@ -169,6 +170,7 @@ public static class CustomerEndpoints
         var request = body.Value!;
         var errors = new List<FieldError>();
         if (request.Points is null or 0) errors.Add(new FieldError("$.points", "Required: a whole number of points, not 0 (negative to deduct)."));
+        else if (Math.Abs(request.Points.Value) > Movements.MaxPoints) errors.Add(new FieldError("$.points", Movements.TooManyPoints));
         if (string.IsNullOrWhiteSpace(request.Reason)) errors.Add(new FieldError("$.reason", "Required: why the points are adjusted."));
         var idempotencyKey = http.Request.Headers["Idempotency-Key"].ToString();
         if (idempotencyKey.Length > 200) errors.Add(new FieldError("Idempotency-Key", "At most 200 characters."));
@@ -196,6 +198,7 @@ public static class CustomerEndpoints
             var decided = Movements.Adjust(loaded.Account, settings, points, cause, now, request.Reason);
             // A deduction must also leave the points promised to accepted redemptions.
             if (decided is Refused<Posting> { Reason: Refusal.AccountClosed }) return (AdjustOutcome.Closed, null, 0L);
+            if (decided is Refused<Posting> { Reason: Refusal.PointsOverflow }) return (AdjustOutcome.Overflow, null, 0L);
             if (decided is not Tally.Ledger.Accepted<Posting> { Value: var posting } || (points < 0 && posting.Account.Balance < loaded.Reserved))
             {
                 var settled = Movements.Settle(loaded.Account, settings, cause, now).Account.Balance;
@@ -212,6 +215,7 @@ public static class CustomerEndpoints
         {
             AdjustOutcome.Missing => Problems.NotFound($"Customer {id}"),
             AdjustOutcome.Closed => Problems.Unprocessable("account_closed", "The account is closed.", $"Customer {id} was merged into another customer."),
+            AdjustOutcome.Overflow => Problems.Unprocessable("points_overflow", "Too many points.", $"{points} more points would take the figures of customer {id} past what the ledger holds."),
             AdjustOutcome.Insufficient => Problems.Unprocessable("insufficient_points", "Not enough points.",
                 $"The customer has {available} points available; the adjustment deducts {-points}.",
                 new Dictionary<string, object?> { ["availableBalance"] = available }),

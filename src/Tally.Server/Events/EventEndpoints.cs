@@ -91,6 +91,7 @@ public static class EventEndpoints
         var errors = new List<FieldError>();
         if (e.Redemption is null) errors.Add(new FieldError("$.redemption", "Required: the redemption."));
         else if (e.Redemption.Quantity is not > 0) errors.Add(new FieldError("$.redemption.quantity", "Required: a whole number of points greater than 0."));
+        else if (e.Redemption.Quantity > Tally.Ledger.Movements.MaxPoints) errors.Add(new FieldError("$.redemption.quantity", Tally.Ledger.Movements.TooManyPoints));
         var (eventId, customerId) = Ids(e, errors);
         if (errors.Count > 0) return Problems.Validation(errors);
 

@@ -148,6 +148,7 @@ public static class LedgerEndpoints
         var errors = new List<FieldError>();
         var toId = JsonBody.Uuid(request.ToCustomerId, "$.toCustomerId", required: true, errors);
         if (request.Points is not > 0) errors.Add(new FieldError("$.points", "Required: a whole number of points greater than 0."));
+        else if (request.Points > Movements.MaxPoints) errors.Add(new FieldError("$.points", Movements.TooManyPoints));
         if (toId == fromId) errors.Add(new FieldError("$.toCustomerId", "Must be another customer."));
         var cause = RequestCause(http, "transfer", errors);
         if (errors.Count > 0) return Problems.Validation(errors);
@@ -344,6 +345,7 @@ public static class LedgerEndpoints
             Refusal.AccountClosed => Problems.Unprocessable("account_closed", "The account is closed.", o.Message!),
             Refusal.ExceedsAward => Problems.Unprocessable("exceeds_award", "More than is left to reverse.", o.Message!),
             Refusal.NothingToReverse => Problems.Problem(StatusCodes.Status409Conflict, "nothing_to_reverse", "Nothing to reverse.", o.Message!),
+            Refusal.PointsOverflow => Problems.Unprocessable("points_overflow", "Too many points.", o.Message!),
             _ => Problems.Unprocessable("refused", "Refused.", o.Message!),
         },
     };

@@ -9,6 +9,22 @@ namespace Tally.Ledger;
 /// </summary>
 public static class Movements
 {
+    /// <summary>
+    /// The most points one movement may carry (an award, an adjustment, a transfer, a redemption): 10^15. Larger input is a
+    /// 400 (an outcome that would award more is skipped); with it, no balance comes near the 64-bit limit in practice, and
+    /// the ledger's arithmetic is checked anyway, so a movement that would overflow a figure is refused, never wrapped.
+    /// </summary>
+    public const long MaxPoints = 1_000_000_000_000_000;
+
+    public const string TooManyPoints = "At most 1000000000000000 (10^15) points.";
+
+    /// <summary>Whether crediting <paramref name="points"/> would take a figure of the account past what 64 bits hold.</summary>
+    private static bool WouldOverflow(Account a, long points) =>
+        (Int128)a.Balance + a.Pending + points > long.MaxValue || (Int128)a.LifetimeEarned + points > long.MaxValue;
+
+    private static Refused<T> Overflow<T>(Account a, long points) =>
+        new(Refusal.PointsOverflow, $"{points} more points would take the figures of account {a.CustomerId} past what the ledger holds.");
+
     /// <summary>An award (an outcome): a new lot, pending until <c>now + pendingFor</c>.</summary>
     public static Decision<Posting> Earn(Account account, ProgramSettings settings, long points, Cause cause, DateTimeOffset now,
         Period? expiresAfter = null, Period? pendingFor = null, string? reason = null) =>
@@ -42,6 +58,7 @@ public static class Movements
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(points);
         if (account.IsClosed) return Closed<Posting>(account);
+        if (WouldOverflow(account, points)) return Overflow<Posting>(account, points);
 
         var d = new Draft(account, settings, cause, now);
         d.Settle();
@@ -208,6 +225,7 @@ public static class Movements
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(points);
         if (Mismatch<TwoSided>(from, to) is { } refused) return refused;
         if (from.IsLocked) return new Refused<TwoSided>(Refusal.AccountLocked, $"Account {from.CustomerId} is locked.");
+        if (WouldOverflow(to, points)) return Overflow<TwoSided>(to, points);
 
         var sender = new Draft(from, settings, cause, now);
         var receiver = new Draft(to, settings, cause, now);
@@ -241,6 +259,10 @@ public static class Movements
     public static Decision<TwoSided> Merge(Account target, Account source, ProgramSettings settings, Cause cause, DateTimeOffset now)
     {
         if (Mismatch<TwoSided>(source, target) is { } refused) return refused;
+        if ((Int128)target.Balance + target.Pending + Math.Max(0, source.Balance) + source.Pending > long.MaxValue
+            || (Int128)target.LifetimeEarned + source.LifetimeEarned > long.MaxValue || (Int128)target.LifetimeRedeemed + source.LifetimeRedeemed > long.MaxValue
+            || (Int128)target.LifetimeExpired + source.LifetimeExpired > long.MaxValue)
+            return Overflow<TwoSided>(target, source.Balance);
 
         var from = new Draft(source, settings, cause, now);
         var into = new Draft(target, settings, cause, now);

@@ -52,6 +52,7 @@ public enum Refusal
     NothingToReverse,
     SameAccount,
     LedgerMismatch,
+    PointsOverflow,
 }
 
 /// <summary>A decision that may be refused for an expected business reason (mapped to 409/422 by the API, not thrown).</summary>

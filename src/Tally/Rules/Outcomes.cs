@@ -123,10 +123,11 @@ internal static class OutcomeCompiler
                 return (ctx, run) =>
                 {
                     if (of(ctx) is not { } basis) return new(null, $"{r.Of} has no value");
+                    if (RateTimes(basis, r) is not { } points) return new(null, $"{r.Of} × rate is more than 10^15 points");
                     return Award(run, new PointsDecision
                     {
                         RuleId = id, RuleVersion = version, RuleName = name, OutcomeIndex = index,
-                        Points = Round(basis / r.Per * r.Rate, r.Rounding), Basis = basis,
+                        Points = points, Basis = basis,
                         ExpiresAfter = Format(r.ExpiresAfter), ExpiresAt = After(ctx.EventTime, r.ExpiresAfter),
                         PendingFor = Format(r.PendingFor), PendingUntil = After(ctx.EventTime, r.PendingFor),
                     });
@@ -196,6 +197,20 @@ internal static class OutcomeCompiler
     {
         if (decision.PendingFor is null) run.PointsDecided += decision.Points;
         return new(decision, null);
+    }
+
+    /// <summary>The points a rate gives for <paramref name="basis"/>, or null when that is more than one movement may carry.</summary>
+    internal static long? RateTimes(decimal basis, PointsRateOutcome r)
+    {
+        try
+        {
+            var points = Round(basis / r.Per * r.Rate, r.Rounding);
+            return Math.Abs(points) <= Ledger.Movements.MaxPoints ? points : null;
+        }
+        catch (OverflowException)
+        {
+            return null;
+        }
     }
 
     /// <summary>down and up are toward and away from zero; nearest rounds halves away from zero.</summary>

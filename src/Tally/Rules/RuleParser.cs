@@ -390,7 +390,7 @@ public static class RuleParser
             var errors = Errors.Count;
             Outcome? outcome = type switch
             {
-                "points" => Integer(o, path, "points", min: 0, required: true) is { } n
+                "points" => Integer(o, path, "points", min: 0, required: true) is { } n && NotTooMany(n, $"{path}.points")
                     ? new PointsOutcome(n, Duration(o, path, "expiresAfter"), Duration(o, path, "pendingFor")) : null,
                 "pointsRate" => PointsRate(o, path),
                 "sms" => Template(o, path, "template", required: true) is { } s ? new SmsOutcome(s) : null,
@@ -493,6 +493,13 @@ public static class RuleParser
                 return null;
             }
             return text;
+        }
+
+        private bool NotTooMany(long points, string path)
+        {
+            if (points <= Ledger.Movements.MaxPoints) return true;
+            Error(path, "must be at most 1000000000000000 (10^15)");
+            return false;
         }
 
         private long? Integer(JsonElement obj, string path, string name, long min, bool required = false)

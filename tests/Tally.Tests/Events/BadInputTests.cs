@@ -30,6 +30,7 @@ public abstract class BadInputTests<TApp>(TApp app) : IClassFixture<TApp>
         { "redemptions", "{\"customerId\": \"" + Customer + "\", \"eventId\": \"" + Event + "\", \"redemption\": {\"quantity\": 0}}", "validation_failed", "$.redemption.quantity" },
         { "redemptions", "{\"customerId\": \"" + Customer + "\", \"eventId\": \"" + Event + "\", \"redemption\": {\"quantity\": 1.5}}", "validation_failed", "$.redemption.quantity" },
         { "basket", "{\"customerId\": \"" + Customer + "\", \"eventId\": \"" + Event + "\", \"basket\": []}", "validation_failed", "$.basket" },
+        { "redemptions", "{\"customerId\": \"" + Customer + "\", \"eventId\": \"" + Event + "\", \"redemption\": {\"quantity\": 1000000000000001}}", "validation_failed", "$.redemption.quantity" },
         // A time near the calendar's end: expiries and tier periods counted from it would overflow.
         { "orders", "{\"customerId\": \"" + Customer + "\", \"eventId\": \"" + Event + "\", \"createdAt\": \"9999-12-31T23:59:59Z\", \"order\": {\"total\": 1}}", "validation_failed", "$.createdAt" },
         { "basket", "{\"customerId\": \"" + Customer + "\", \"eventId\": \"" + Event + "\", \"createdAt\": \"9000-01-01T00:00:00Z\", \"basket\": {\"basketTotal\": 1}}", "validation_failed", "$.createdAt" },

@@ -587,6 +587,12 @@ public abstract class LedgerApiTests<TApp>(TApp app) : IClassFixture<TApp>
         var paths = body!["errors"]!.AsArray().Select(e => (string?)e!["path"]).ToHashSet();
         Assert.Equal(new HashSet<string?> { "$.toCustomerId", "$.points" }, paths);
 
+        var tooMany = Movements.MaxPoints + 1;
+        var transfer = await api.PostJson($"/api/v1/customers/{customer}/transfers", new { toCustomerId = Guid.NewGuid(), points = tooMany });
+        Assert.Equal((HttpStatusCode.BadRequest, "$.points"), (transfer.Status, (string?)transfer.Body!["errors"]![0]!["path"]));
+        var adjustment = await api.PostJson($"/api/v1/customers/{customer}/adjustments", new { points = -tooMany, reason = "x" });
+        Assert.Equal((HttpStatusCode.BadRequest, "$.points"), (adjustment.Status, (string?)adjustment.Body!["errors"]![0]!["path"]));
+
         var toNobody = await api.PostJson($"/api/v1/customers/{customer}/transfers", new { toCustomerId = Guid.NewGuid(), points = 1 });
         Assert.Equal(HttpStatusCode.NotFound, toNobody.Status);
         Assert.Equal(HttpStatusCode.NotFound, (await api.PostJson($"/api/v1/events/{Guid.NewGuid()}/reversal", new { })).Status);

@@ -27,6 +27,20 @@ public class MovementsTests
     }
 
     [Fact]
+    public void A_credit_that_would_take_a_figure_past_64_bits_is_refused_not_wrapped()
+    {
+        var rich = Ok(Movements.Earn(Empty(), Plain, Movements.MaxPoints, Cause.Event("e0", "r1", 1), T0)).Account;
+        rich = rich with { Balance = long.MaxValue - 10, LifetimeEarned = long.MaxValue - 10 };
+        var bob = Ok(Movements.Earn(Empty(Bob), Plain, 100, Cause.Event("e1", "r1", 1), T0)).Account;
+
+        Assert.Equal(Refusal.PointsOverflow, Assert.IsType<Refused<Posting>>(Movements.Earn(rich, Plain, 11, Cause.Event("e2", "r1", 1), T0)).Reason);
+        Assert.Equal(Refusal.PointsOverflow, Assert.IsType<Refused<Posting>>(Movements.Adjust(rich, Plain, 11, Cause.Request("k1"), T0)).Reason);
+        Assert.Equal(Refusal.PointsOverflow, Assert.IsType<Refused<TwoSided>>(Movements.Transfer(bob, rich, Plain, 11, Cause.Request("k2"), T0)).Reason);
+        Assert.Equal(Refusal.PointsOverflow, Assert.IsType<Refused<TwoSided>>(Movements.Merge(rich, bob, Plain, Cause.Request("k3"), T0)).Reason);
+        Assert.Equal(long.MaxValue, Ok(Movements.Earn(rich, Plain, 10, Cause.Event("e3", "r1", 1), T0)).Account.Balance);
+    }
+
+    [Fact]
     public void Replaying_a_movement_yields_the_same_ids_so_the_store_rejects_the_duplicate()
     {
         var first = Ok(Movements.Earn(Empty(), Plain, 100, Cause.Event("e1", "r1", 1), T0));

@@ -54,6 +54,18 @@ public class OutcomeTests
         Assert.Equal(3m, d.Basis);
     }
 
+    [Theory]
+    [InlineData("1000000000000001", "1")] // more than one movement may carry
+    [InlineData("79228162514264337593543950335", "1000000")] // beyond a decimal: it used to fail the whole event
+    public void A_points_rate_that_would_award_more_than_ten_to_the_fifteen_is_skipped_with_a_reason(string total, string rate)
+    {
+        var rule = Rule(RuleJson("transaction", outcomes: $$"""[{"type": "pointsRate", "rate": {{rate}}, "of": "transaction.total"}, {"type": "points", "points": 5}]"""));
+        var result = Evaluate(new TransactionEvent { EventId = "t", Transaction = new() { Total = decimal.Parse(total, System.Globalization.CultureInfo.InvariantCulture) } }, [rule]);
+
+        Assert.Equal(5, Assert.IsType<PointsDecision>(Assert.Single(Assert.Single(result.Fired).Decisions)).Points);
+        Assert.Equal("transaction.total × rate is more than 10^15 points", Assert.Single(result.SkippedOutcomes).Reason);
+    }
+
     [Fact]
     public void A_points_rate_over_a_missing_value_is_skipped_with_a_reason()
     {

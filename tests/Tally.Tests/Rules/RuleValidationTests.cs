@@ -61,6 +61,7 @@ public class RuleValidationTests
         { RuleJson("order", outcomes: """[{"type": "points", "points": 1.5}]"""), "$.outcomes[0].points", "integer" },
         { RuleJson("order", outcomes: """[{"type": "points", "points": 5, "expiresAfter": "12 months"}]"""), "$.outcomes[0].expiresAfter", "ISO-8601 duration" },
         { RuleJson("order", outcomes: """[{"type": "points", "points": 5, "expiresAfter": "P101Y"}]"""), "$.outcomes[0].expiresAfter", "at most 100 years" },
+        { RuleJson("order", outcomes: """[{"type": "points", "points": 1000000000000001}]"""), "$.outcomes[0].points", "at most 1000000000000000" },
         { RuleJson("order", outcomes: """[{"type": "points", "points": 5, "pendingFor": "PT99999999H"}]"""), "$.outcomes[0].pendingFor", "at most 100 years" },
         { RuleJson("order", outcomes: """[{"type": "points", "points": 5, "pendingFor": "P-3D"}]"""), "$.outcomes[0].pendingFor", "positive ISO-8601 duration" },
         { RuleJson("order", outcomes: """[{"type": "sms", "template": "Hi {{#if customer.firstName}}{{customer.firstName}}"}]"""), "$.outcomes[0].template", "template does not parse" },

@@ -46,7 +46,7 @@ public static class JsonBody
             return new Body<T>(default, default, Problems.Validation(nul, "Text must not contain the NUL character (\\u0000)."));
         try
         {
-            var value = JsonSerializer.Deserialize<T>(bytes, Tally.TallyJson.Options);
+            var value = JsonSerializer.Deserialize<T>(bytes, Tally.TallyJson.Requests);
             if (value is null) return new Body<T>(default, default, Problems.Validation("$", "The body must be a JSON object."));
             return new Body<T>(value, buffer.WrittenMemory, null);
         }
@@ -77,7 +77,7 @@ public static class JsonBody
 
         var reader2 = new Utf8JsonReader(bytes, new JsonReaderOptions { MaxDepth = 64 });
         using var doc = JsonDocument.ParseValue(ref reader2);
-        var mismatches = JsonShape.Mismatches(doc.RootElement, type, Tally.TallyJson.Options);
+        var mismatches = JsonShape.Mismatches(doc.RootElement, type, Tally.TallyJson.Requests);
         return mismatches.Count > 0 ? Problems.Validation(mismatches) : Problems.Validation(path, FirstSentence(ex.Message));
     }
 

@@ -98,8 +98,9 @@ public static class JsonShape
             : type == typeof(int) ? int.TryParse(text, System.Globalization.NumberStyles.Integer, culture, out _)
             : type == typeof(short) ? short.TryParse(text, System.Globalization.NumberStyles.Integer, culture, out _)
             : type == typeof(byte) ? byte.TryParse(text, System.Globalization.NumberStyles.Integer, culture, out _)
-            : type == typeof(decimal) ? decimal.TryParse(text, System.Globalization.NumberStyles.Float, culture, out _)
+            : type == typeof(decimal) ? decimal.TryParse(text, System.Globalization.NumberStyles.Float, culture, out var m) && Math.Abs(m) <= Tally.TallyJson.MaxAmount
             : double.IsFinite(d) && (type == typeof(double) || float.IsFinite((float)d));
+        if (!fits && type == typeof(decimal)) return Tally.TallyJson.AmountTooLarge;
         return fits ? "" : "Expected a number in range.";
     }
 }

@@ -198,7 +198,7 @@ public static class RuleEndpoints
         {
             try
             {
-                e = (EventBody?)ev.Deserialize(type, TallyJson.Options);
+                e = (EventBody?)ev.Deserialize(type, TallyJson.Requests);
             }
             catch (JsonException ex)
             {

@@ -27,6 +27,9 @@ public abstract class BadInputTests<TApp>(TApp app) : IClassFixture<TApp>
         { "actions", "{\"eventId\": \"" + Event + "\"}", "validation_failed", "$.customerId" },
         { "transactions", "{\"customerId\": \"" + Customer + "\", \"eventId\": \"string\", \"transaction\": {\"total\": 1}}", "validation_failed", "$.eventId" },
         { "transactions", "{\"customerId\": \"" + Customer + "\", \"eventId\": \"" + Event + "\", \"transaction\": {\"total\": 1e999}}", "validation_failed", "$.transaction.total" },
+        // Amounts beyond 10^15: sums and rates over them overflowed in the worker and failed the event.
+        { "orders", "{\"customerId\": \"" + Customer + "\", \"eventId\": \"" + Event + "\", \"order\": {\"total\": 79228162514264337593543950335}}", "validation_failed", "$.order.total" },
+        { "transactions", "{\"customerId\": \"" + Customer + "\", \"eventId\": \"" + Event + "\", \"transaction\": {\"total\": \"-1000000000000000.01\"}}", "validation_failed", "$.transaction.total" },
         { "redemptions", "{\"customerId\": \"" + Customer + "\", \"eventId\": \"" + Event + "\", \"redemption\": {\"quantity\": 0}}", "validation_failed", "$.redemption.quantity" },
         { "redemptions", "{\"customerId\": \"" + Customer + "\", \"eventId\": \"" + Event + "\", \"redemption\": {\"quantity\": 1.5}}", "validation_failed", "$.redemption.quantity" },
         { "basket", "{\"customerId\": \"" + Customer + "\", \"eventId\": \"" + Event + "\", \"basket\": []}", "validation_failed", "$.basket" },

@@ -9,15 +9,15 @@ public static class TallyJson
     public static readonly JsonSerializerOptions Options = Configure(new JsonSerializerOptions(JsonSerializerDefaults.Web));
 
     /// <summary>
-    /// As <see cref="Options"/>, for request bodies: an amount, quantity or other decimal is at most 10^15 in magnitude
-    /// (<see cref="MaxAmount"/>), so the sums, rates and counters computed from it stay far inside what decimals and
-    /// 64-bit points hold. Stored data is read with <see cref="Options"/>.
+    /// As <see cref="Options"/>, for request bodies: an amount, quantity or other decimal is at most 10^12 in magnitude
+    /// (<see cref="MaxAmount"/>), so the sums, rates and counters computed from it (counters keep amounts in 10^-4 units in
+    /// 64 bits) stay far inside what decimals and 64-bit integers hold. Stored data is read with <see cref="Options"/>.
     /// </summary>
     public static readonly JsonSerializerOptions Requests = new(Options) { Converters = { new BoundedDecimal() } };
 
-    public const decimal MaxAmount = 1_000_000_000_000_000m;
+    public const decimal MaxAmount = 1_000_000_000_000m;
 
-    public const string AmountTooLarge = "Expected a number between -1000000000000000 and 1000000000000000 (10^15).";
+    public const string AmountTooLarge = "Expected a number between -1000000000000 and 1000000000000 (10^12).";
 
     private sealed class BoundedDecimal : JsonConverter<decimal>
     {

@@ -48,6 +48,8 @@ public static class JsonBody
         {
             var value = JsonSerializer.Deserialize<T>(bytes, Tally.TallyJson.Requests);
             if (value is null) return new Body<T>(default, default, Problems.Validation("$", "The body must be a JSON object."));
+            if (typeof(T) != typeof(JsonElement) && bytes.IndexOf("null"u8) >= 0 && NullElementPath(buffer.WrittenMemory) is { } hole)
+                return new Body<T>(default, default, Problems.Validation(hole, "Must not be null: a list holds values."));
             return new Body<T>(value, buffer.WrittenMemory, null);
         }
         catch (JsonException ex)
@@ -97,6 +99,39 @@ public static class JsonBody
         return false;
 
         static int Next(ReadOnlySpan<byte> bytes, int at) => bytes[(at + 1)..].IndexOf("u0000"u8) is var i and >= 0 ? at + 1 + i : -1;
+    }
+
+    /// <summary>The JSON path of the first null element of an array (a line, a tag, an attribute), if any: typed bodies take none.</summary>
+    public static string? NullElementPath(ReadOnlyMemory<byte> bytes)
+    {
+        using var doc = JsonDocument.Parse(bytes, new JsonDocumentOptions { MaxDepth = 64 });
+        return NullElementPath(doc.RootElement, "$");
+    }
+
+    public static string? NullElementPath(JsonElement e, string path)
+    {
+        switch (e.ValueKind)
+        {
+            case JsonValueKind.Object:
+                foreach (var p in e.EnumerateObject())
+                {
+                    if (NullElementPath(p.Value, $"{path}.{p.Name}") is { } found) return found;
+                }
+
+                return null;
+            case JsonValueKind.Array:
+                var i = 0;
+                foreach (var item in e.EnumerateArray())
+                {
+                    var at = $"{path}[{i++}]";
+                    if (item.ValueKind == JsonValueKind.Null) return at;
+                    if (NullElementPath(item, at) is { } found) return found;
+                }
+
+                return null;
+            default:
+                return null;
+        }
     }
 
     /// <summary>The JSON path of the first name or string that holds a NUL character; null if none does (or the body is not JSON).</summary>

@@ -206,6 +206,7 @@ public static class RuleEndpoints
             }
 
             if (e?.CreatedAt >= Periods.Latest) errors.Add(new("$.event.createdAt", Periods.TooLate));
+            if (JsonBody.NullElementPath(ev, "$.event") is { } hole) errors.Add(new(hole, "Must not be null: a list holds values."));
         }
 
         DateTimeOffset? at = null;

@@ -27,9 +27,13 @@ public abstract class BadInputTests<TApp>(TApp app) : IClassFixture<TApp>
         { "actions", "{\"eventId\": \"" + Event + "\"}", "validation_failed", "$.customerId" },
         { "transactions", "{\"customerId\": \"" + Customer + "\", \"eventId\": \"string\", \"transaction\": {\"total\": 1}}", "validation_failed", "$.eventId" },
         { "transactions", "{\"customerId\": \"" + Customer + "\", \"eventId\": \"" + Event + "\", \"transaction\": {\"total\": 1e999}}", "validation_failed", "$.transaction.total" },
-        // Amounts beyond 10^15: sums and rates over them overflowed in the worker and failed the event.
+        // Amounts beyond 10^12: sums, rates and counters over them overflowed in the worker and failed the event.
         { "orders", "{\"customerId\": \"" + Customer + "\", \"eventId\": \"" + Event + "\", \"order\": {\"total\": 79228162514264337593543950335}}", "validation_failed", "$.order.total" },
-        { "transactions", "{\"customerId\": \"" + Customer + "\", \"eventId\": \"" + Event + "\", \"transaction\": {\"total\": \"-1000000000000000.01\"}}", "validation_failed", "$.transaction.total" },
+        { "transactions", "{\"customerId\": \"" + Customer + "\", \"eventId\": \"" + Event + "\", \"transaction\": {\"total\": \"-1000000000000.01\"}}", "validation_failed", "$.transaction.total" },
+        // A null where a list holds lines, tags or attributes: evaluation met it as a line and failed the event.
+        { "orders", "{\"customerId\": \"" + Customer + "\", \"eventId\": \"" + Event + "\", \"order\": {\"total\": 1, \"orderItems\": [{\"sku\": \"A\", \"tags\": [\"x\", null]}]}}", "validation_failed", "$.order.orderItems[0].tags[1]" },
+        { "basket", "{\"customerId\": \"" + Customer + "\", \"eventId\": \"" + Event + "\", \"basket\": {\"basketItems\": [null]}}", "validation_failed", "$.basket.basketItems[0]" },
+        { "actions", "{\"customerId\": \"" + Customer + "\", \"eventId\": \"" + Event + "\", \"attributes\": [null]}", "validation_failed", "$.attributes[0]" },
         { "redemptions", "{\"customerId\": \"" + Customer + "\", \"eventId\": \"" + Event + "\", \"redemption\": {\"quantity\": 0}}", "validation_failed", "$.redemption.quantity" },
         { "redemptions", "{\"customerId\": \"" + Customer + "\", \"eventId\": \"" + Event + "\", \"redemption\": {\"quantity\": 1.5}}", "validation_failed", "$.redemption.quantity" },
         { "basket", "{\"customerId\": \"" + Customer + "\", \"eventId\": \"" + Event + "\", \"basket\": []}", "validation_failed", "$.basket" },

@@ -405,6 +405,11 @@ public abstract class RuleApiTests<TApp>(TApp app) : IClassFixture<TApp>
             $$$"""{"event": {"type": "order", "customerId": "{{{customer}}}", "createdAt": "9999-12-31T00:00:00Z", "order": {"total": 1}}, "at": "9999-12-31T00:00:00Z"}""");
         Assert.Equal(HttpStatusCode.BadRequest, lateStatus);
         Assert.Equal(["$.event.createdAt", "$.at"], late!["errors"]!.AsArray().Select(e => (string)e!["path"]!));
+
+        var (holeStatus, hole) = await api.PostJson("/api/v1/rules/simulate",
+            $$$$"""{"event": {"type": "order", "customerId": "{{{{customer}}}}", "order": {"total": 1, "orderItems": [null]}}}""");
+        Assert.Equal(HttpStatusCode.BadRequest, holeStatus);
+        Assert.Equal(["$.event.order.orderItems[0]"], hole!["errors"]!.AsArray().Select(e => (string)e!["path"]!));
     }
 
     [Fact]

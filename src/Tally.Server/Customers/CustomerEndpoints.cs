@@ -170,7 +170,7 @@ public static class CustomerEndpoints
         var request = body.Value!;
         var errors = new List<FieldError>();
         if (request.Points is null or 0) errors.Add(new FieldError("$.points", "Required: a whole number of points, not 0 (negative to deduct)."));
-        else if (Math.Abs(request.Points.Value) > Movements.MaxPoints) errors.Add(new FieldError("$.points", Movements.TooManyPoints));
+        else if (request.Points.Value is > Movements.MaxPoints or < -Movements.MaxPoints) errors.Add(new FieldError("$.points", Movements.TooManyPoints));
         if (string.IsNullOrWhiteSpace(request.Reason)) errors.Add(new FieldError("$.reason", "Required: why the points are adjusted."));
         var idempotencyKey = http.Request.Headers["Idempotency-Key"].ToString();
         if (idempotencyKey.Length > 200) errors.Add(new FieldError("Idempotency-Key", "At most 200 characters."));

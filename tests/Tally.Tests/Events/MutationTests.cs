@@ -17,7 +17,7 @@ public sealed class MutationsOnPostgres(PostgresApp app) : MutationTests<Postgre
 public abstract class MutationTests<TApp>(TApp app) : IClassFixture<TApp>
     where TApp : TallyApp
 {
-    private const int MutationsPerBody = 60;
+    private const int MutationsPerBody = 200;
 
     private readonly HttpClient api = app.Api();
     private readonly Guid alice = Guid.NewGuid();

@@ -76,7 +76,7 @@ public sealed class CompiledRule
             .OrderBy(l => l.Text, StringComparer.Ordinal)
             .ToArray();
         var typeKey = JsonNamingPolicy.CamelCase.ConvertName(type.ToString());
-        var counterKey = string.Concat(keyLeaves.Select(l => "|" + l.Text).Prepend(typeKey));
+        var counterKey = BoundedKey(string.Concat(keyLeaves.Select(l => "|" + l.Text).Prepend(typeKey)));
         var tests = keyLeaves.Select(l => l.Test).ToArray();
 
         rule.PinnedNameSpace = top.OfType<FieldCondition>()
@@ -106,6 +106,19 @@ public sealed class CompiledRule
     /// <summary>Lines of the event matched by the rule's item conditions (all lines when it has none): what an items voucher discounts.</summary>
     internal IEnumerable<LineItem> DiscountedLines(EvalContext ctx) =>
         ItemFilters.Count == 0 ? ctx.Lines : ConditionCompiler.MatchingLines(ctx.Lines, l => ItemFilters.Exists(f => f(l)));
+
+    /// <summary>
+    /// The counter key as stored, where it is part of an index key: kept as it reads up to 500 UTF-8 bytes (every key of a
+    /// rule whose nameSpace/reference leaves are of ordinary length), else its first 100 characters and the SHA-256 of the
+    /// whole, so a rule comparing with a long text still counts (PostgreSQL caps an index row at a few kilobytes).
+    /// </summary>
+    internal static string BoundedKey(string key)
+    {
+        if (System.Text.Encoding.UTF8.GetByteCount(key) <= 500) return key;
+        var hash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(key)));
+        var cut = char.IsHighSurrogate(key[99]) ? 99 : 100;
+        return $"{key[..cut]}…sha256:{hash}";
+    }
 
     private sealed class ConditionCompiler(CompiledRule rule, RuleEventType type, string counterKey, string typeKey)
     {

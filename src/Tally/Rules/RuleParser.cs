@@ -90,7 +90,7 @@ public static class RuleParser
                 "stopProcessing", "campaign", "limits", "conditions", "outcomes", "id", "version"]);
 
             var name = Text(root, "$", "name", required: true);
-            var description = Text(root, "$", "description");
+            var description = Text(root, "$", "description", max: 4_000);
             _type = EnumValue<RuleEventType>(root, "$", "eventType", required: true);
             var status = EnumValue<RuleStatus>(root, "$", "status") ?? RuleStatus.Draft;
             var from = Instant(root, "$", "activeFrom");
@@ -186,7 +186,7 @@ public static class RuleParser
                     return item is null ? null : new ItemCondition(item, minQ, minA);
                 case "segment":
                     Unknown(e, path, ["segment"]);
-                    return Text(e, path, "segment", required: true) is { } seg ? new SegmentCondition(seg) : null;
+                    return Text(e, path, "segment", required: true, max: 200) is { } seg ? new SegmentCondition(seg) : null;
                 case "nth" or "everyNth":
                     Unknown(e, path, [kind]);
                     if (!Allowed($"{path}.{kind}", kind, Counted)) return null;
@@ -395,7 +395,7 @@ public static class RuleParser
                 "pointsRate" => PointsRate(o, path),
                 "sms" => Template(o, path, "template", required: true) is { } s ? new SmsOutcome(s) : null,
                 "email" => new EmailOutcome(Template(o, path, "subject", required: true) ?? "", Template(o, path, "template", required: true) ?? ""),
-                "addToSegment" or "removeFromSegment" => Text(o, path, "segment", required: true) is { } seg
+                "addToSegment" or "removeFromSegment" => Text(o, path, "segment", required: true, max: 200) is { } seg
                     ? new SegmentOutcome(seg, type == "addToSegment") : null,
                 "webhook" => Webhook(o, path),
                 "trigger" => new TriggerOutcome(Text(o, path, "nameSpace", required: true) ?? "",
@@ -422,7 +422,7 @@ public static class RuleParser
 
         private WebhookOutcome? Webhook(JsonElement o, string path)
         {
-            var url = Text(o, path, "url", required: true);
+            var url = Text(o, path, "url", required: true, max: 2_000);
             if (url is not null && !(Uri.TryCreate(url, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https"))
                 Error($"{path}.url", "expected an absolute http or https URL");
             var method = Text(o, path, "method")?.ToUpperInvariant() ?? "POST";
@@ -472,11 +472,18 @@ public static class RuleParser
                 if (!known.Contains(p.Name, StringComparer.Ordinal)) Error($"{path}.{p.Name}", "unknown field");
         }
 
-        private string? Text(JsonElement obj, string path, string name, bool required = false)
+        /// <summary>A string of at most <paramref name="max"/> characters (a segment's name: 200, as the segments API takes; it
+        /// is part of an index key, which PostgreSQL caps at a few kilobytes).</summary>
+        private string? Text(JsonElement obj, string path, string name, bool required = false, int max = 1_000)
         {
             if (Get(obj, name) is not { } v)
             {
                 if (required) Error($"{path}.{name}", "is required");
+                return null;
+            }
+            if (v.ValueKind == JsonValueKind.String && v.GetString()!.Length > max)
+            {
+                Error($"{path}.{name}", $"must be at most {max} characters");
                 return null;
             }
             if (v.ValueKind == JsonValueKind.String && (!required || v.GetString()!.Length > 0)) return v.GetString();
@@ -486,7 +493,7 @@ public static class RuleParser
 
         private string? Template(JsonElement obj, string path, string name, bool required = false)
         {
-            var text = Text(obj, path, name, required);
+            var text = Text(obj, path, name, required, max: 20_000);
             if (text is not null && Templates.ParseError(text) is { } error)
             {
                 Error($"{path}.{name}", $"template does not parse: {error}");

@@ -171,7 +171,7 @@ public static class EventEndpoints
     /// <summary>Checks the two ids every event carries (an omitted eventId gets a fresh one), and its time if it has one.</summary>
     private static (Guid EventId, Guid CustomerId) Ids(EventBody e, List<FieldError> errors)
     {
-        if (e.CreatedAt >= Periods.Latest) errors.Add(new FieldError("$.createdAt", Periods.TooLate));
+        if (e.CreatedAt is { } created && !Periods.InRange(created)) errors.Add(new FieldError("$.createdAt", Periods.OutOfRange));
         var customerId = JsonBody.Uuid(e.CustomerId, "$.customerId", required: true, errors);
         var eventId = JsonBody.Uuid(e.EventId, "$.eventId", required: false, errors);
         return (eventId ?? Guid.CreateVersion7(), customerId ?? Guid.Empty);

@@ -205,7 +205,7 @@ public static class RuleEndpoints
                 errors.Add(new("$.event" + (ex.Path?.TrimStart('$') ?? ""), "Not valid for this event type."));
             }
 
-            if (e?.CreatedAt >= Periods.Latest) errors.Add(new("$.event.createdAt", Periods.TooLate));
+            if (e?.CreatedAt is { } created && !Periods.InRange(created)) errors.Add(new("$.event.createdAt", Periods.OutOfRange));
             if (JsonBody.NullElementPath(ev, "$.event") is { } hole) errors.Add(new(hole, "Must not be null: a list holds values."));
         }
 
@@ -214,8 +214,8 @@ public static class RuleEndpoints
         {
             if (atEl.ValueKind == JsonValueKind.String && DateTimeOffset.TryParse(atEl.GetString(), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var parsedAt))
             {
-                if (parsedAt < Periods.Latest) at = parsedAt;
-                else errors.Add(new("$.at", Periods.TooLate));
+                if (Periods.InRange(parsedAt)) at = parsedAt;
+                else errors.Add(new("$.at", Periods.OutOfRange));
             }
             else errors.Add(new("$.at", "An ISO-8601 instant such as 2027-01-01T00:00:00Z."));
         }

@@ -147,6 +147,13 @@ public static class Periods
 
     public static readonly DateTimeOffset Latest = new(9000, 1, 1, 0, 0, 0, TimeSpan.Zero);
 
+    /// <summary>The earliest instant taken from outside (an event's time, a simulation's): periods are also counted back from it.</summary>
+    public static readonly DateTimeOffset Earliest = new(1900, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
+    public static bool InRange(DateTimeOffset at) => at >= Earliest && at < Latest;
+
+    public const string OutOfRange = "Must lie between 1900-01-01T00:00:00Z and 9000-01-01T00:00:00Z.";
+
     public const string TooLong = "Must be at most 100 years.";
 
     public const string TooLate = "Must be before 9000-01-01T00:00:00Z.";

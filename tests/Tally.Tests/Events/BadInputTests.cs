@@ -41,6 +41,7 @@ public abstract class BadInputTests<TApp>(TApp app) : IClassFixture<TApp>
         // A time near the calendar's end: expiries and tier periods counted from it would overflow.
         { "orders", "{\"customerId\": \"" + Customer + "\", \"eventId\": \"" + Event + "\", \"createdAt\": \"9999-12-31T23:59:59Z\", \"order\": {\"total\": 1}}", "validation_failed", "$.createdAt" },
         { "basket", "{\"customerId\": \"" + Customer + "\", \"eventId\": \"" + Event + "\", \"createdAt\": \"9000-01-01T00:00:00Z\", \"basket\": {\"basketTotal\": 1}}", "validation_failed", "$.createdAt" },
+        { "transactions", "{\"customerId\": \"" + Customer + "\", \"eventId\": \"" + Event + "\", \"createdAt\": \"0001-01-01T00:00:00Z\", \"transaction\": {\"total\": 1}}", "validation_failed", "$.createdAt" },
         // A NUL character: PostgreSQL keeps no text that holds one, so no store may be handed one.
         { "actions", "{\"customerId\": \"" + Customer + "\", \"eventId\": \"" + Event + "\", \"nameSpace\": \"a\\u0000b\"}", "validation_failed", "$.nameSpace" },
         { "orders", "{\"customerId\": \"" + Customer + "\", \"eventId\": \"" + Event + "\", \"order\": {\"total\": 1, \"lines\": [{\"sku\": \"\\u0000\"}]}}", "validation_failed", "$.order.lines[0].sku" },

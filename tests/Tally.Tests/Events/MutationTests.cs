@@ -26,13 +26,23 @@ public abstract class MutationTests<TApp>(TApp app) : IClassFixture<TApp>
     private static readonly JsonNode?[] Odd =
     [
         null, 0, -1, 1.5, long.MaxValue, long.MinValue, JsonNode.Parse("1e300"), JsonNode.Parse("79228162514264337593543950335"), JsonNode.Parse("1000000000001"),
-        "", " ", "x", new string('y', 1_000), "P9999999Y", "PT-1S", "P101Y", "9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z", "2026-02-30", "not-a-uuid",
+        "", " ", "x", new string('y', 1_000), Uncompressible(9_000), "P9999999Y", "PT-1S", "P101Y", "9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z", "2026-02-30", "not-a-uuid",
         "00000000-0000-0000-0000-000000000000", "\u0000", "a\u0000b", "{{customer.firstName", true, false, new JsonArray(), new JsonObject(),
         new JsonArray((JsonNode?)null), new JsonArray(1, "a"), new JsonObject { ["a"] = new JsonObject { ["b"] = new JsonArray() } },
     ];
 
+    // Random letters: PostgreSQL compresses a repetitive text, so only such a one shows a key too long for an index.
+    private static string Uncompressible(int length)
+    {
+        var random = new Random(length);
+        return string.Create(length, random, (chars, r) => { for (var i = 0; i < chars.Length; i++) chars[i] = (char)('a' + r.Next(26)); });
+    }
+
     private IEnumerable<(HttpMethod Method, string Path, JsonNode Body)> Bodies()
     {
+        // First the rules (published, so the events after them are assessed by mutated rules too).
+        yield return (HttpMethod.Post, "/api/v1/rules", JsonNode.Parse(OrderRule)!);
+        yield return (HttpMethod.Post, "/api/v1/rules", JsonNode.Parse(ActionRule)!);
         JsonNode Event(string json) => JsonNode.Parse(json.Replace("@C", alice.ToString(), StringComparison.Ordinal))!;
         yield return (HttpMethod.Post, "/api/v1/events/actions", Event(
             """{"customerId": "@C", "nameSpace": "Customer.Registration", "reference": "r", "campaign": "c", "action": {"amount": 2.5, "count": 3}, "attributes": [{"key": "channel", "value": "web"}]}"""));
@@ -63,6 +73,14 @@ public abstract class MutationTests<TApp>(TApp app) : IClassFixture<TApp>
          "conditions": {"all": [{"field": "order.total", "op": "gte", "value": 10}, {"item": {"field": "sku", "op": "eq", "value": "A"}, "minQuantity": 1}]},
          "outcomes": [{"type": "pointsRate", "rate": 2, "of": "order.total"}, {"type": "points", "points": 5, "expiresAfter": "P6M"},
                       {"type": "sms", "template": "Hi {{customer.firstName}}, {{points.balance}}"}, {"type": "addToSegment", "segment": "buyers"}]}
+        """;
+
+    private const string ActionRule =
+        """
+        {"name": "Fuzzed action", "eventType": "action", "status": "active", "limits": {"perCustomer": 50},
+         "conditions": {"all": [{"field": "nameSpace", "op": "startsWith", "value": "Customer"}, {"everyNth": 2}, {"repeat": {"times": 1, "within": "P30D"}}]},
+         "outcomes": [{"type": "points", "points": 3}, {"type": "voucher", "discount": {"amount": 5}, "code": "V-####"},
+                      {"type": "trigger", "nameSpace": "Later", "after": "P1D"}, {"type": "email", "subject": "Hi", "template": "{{customer.firstName}}"}]}
         """;
 
     private static JsonNode Mutate(JsonNode body, Random random)

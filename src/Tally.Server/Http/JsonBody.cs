@@ -108,31 +108,8 @@ public static class JsonBody
         return NullElementPath(doc.RootElement, "$");
     }
 
-    public static string? NullElementPath(JsonElement e, string path)
-    {
-        switch (e.ValueKind)
-        {
-            case JsonValueKind.Object:
-                foreach (var p in e.EnumerateObject())
-                {
-                    if (NullElementPath(p.Value, $"{path}.{p.Name}") is { } found) return found;
-                }
-
-                return null;
-            case JsonValueKind.Array:
-                var i = 0;
-                foreach (var item in e.EnumerateArray())
-                {
-                    var at = $"{path}[{i++}]";
-                    if (item.ValueKind == JsonValueKind.Null) return at;
-                    if (NullElementPath(item, at) is { } found) return found;
-                }
-
-                return null;
-            default:
-                return null;
-        }
-    }
+    public static string? NullElementPath(JsonElement e, string path) =>
+        FirstPath(e, path, static (value, inArray) => inArray && value.ValueKind == JsonValueKind.Null, static _ => false);
 
     /// <summary>The JSON path of the first name or string that holds a NUL character; null if none does (or the body is not JSON).</summary>
     private static string? NulPath(ReadOnlyMemory<byte> bytes)
@@ -140,40 +117,41 @@ public static class JsonBody
         try
         {
             using var doc = JsonDocument.Parse(bytes, new JsonDocumentOptions { MaxDepth = 64 });
-            return Find(doc.RootElement, "$");
+            return FirstPath(doc.RootElement, "$",
+                static (value, _) => value.ValueKind == JsonValueKind.String && value.GetString()!.Contains('\0', StringComparison.Ordinal),
+                static name => name.Contains('\0', StringComparison.Ordinal));
         }
         catch (JsonException)
         {
             return null;
         }
+    }
 
-        static string? Find(JsonElement e, string path)
+    /// <summary>Depth first, the path of the first value <paramref name="bad"/> picks (told whether it is an array's element) or of the first member whose name <paramref name="badName"/> picks.</summary>
+    private static string? FirstPath(JsonElement e, string path, Func<JsonElement, bool, bool> bad, Func<string, bool> badName, bool inArray = false)
+    {
+        if (bad(e, inArray)) return path;
+        switch (e.ValueKind)
         {
-            switch (e.ValueKind)
-            {
-                case JsonValueKind.String:
-                    return e.GetString()!.Contains('\0', StringComparison.Ordinal) ? path : null;
-                case JsonValueKind.Object:
-                    foreach (var p in e.EnumerateObject())
-                    {
-                        var at = $"{path}.{p.Name}";
-                        if (p.Name.Contains('\0', StringComparison.Ordinal)) return at;
-                        if (Find(p.Value, at) is { } inner) return inner;
-                    }
+            case JsonValueKind.Object:
+                foreach (var p in e.EnumerateObject())
+                {
+                    var at = $"{path}.{p.Name}";
+                    if (badName(p.Name)) return at;
+                    if (FirstPath(p.Value, at, bad, badName) is { } found) return found;
+                }
 
-                    return null;
-                case JsonValueKind.Array:
-                    var i = 0;
-                    foreach (var item in e.EnumerateArray())
-                    {
-                        if (Find(item, $"{path}[{i}]") is { } found) return found;
-                        i++;
-                    }
+                return null;
+            case JsonValueKind.Array:
+                var i = 0;
+                foreach (var item in e.EnumerateArray())
+                {
+                    if (FirstPath(item, $"{path}[{i++}]", bad, badName, inArray: true) is { } found) return found;
+                }
 
-                    return null;
-                default:
-                    return null;
-            }
+                return null;
+            default:
+                return null;
         }
     }
 

@@ -11,8 +11,8 @@ public static class Movements
 {
     /// <summary>
     /// The most points one movement may carry (an award, an adjustment, a transfer, a redemption): 10^15. Larger input is a
-    /// 400 (an outcome that would award more is skipped); with it, no balance comes near the 64-bit limit in practice, and
-    /// the ledger's arithmetic is checked anyway, so a movement that would overflow a figure is refused, never wrapped.
+    /// 400 (an outcome that would award more is skipped); with it, no balance comes near the 64-bit limit in practice, and a
+    /// credit, transfer or merge that would still take a figure past it is refused (<see cref="Refusal.PointsOverflow"/>), never wrapped.
     /// </summary>
     public const long MaxPoints = 1_000_000_000_000_000;
 

@@ -1,5 +1,4 @@
 using System.Data.Common;
-using Microsoft.Extensions.Logging.Abstractions;
 using Tally.Storage;
 using Tally.Tests.Infrastructure;
 
@@ -14,25 +13,8 @@ public sealed class RowWritesOnPostgres() : RowWriteTests("postgres");
 /// statement per row on SQLite): each row must be stored exactly as a statement with bound parameters stores it, in the
 /// rows' order, with the statement's ON CONFLICT and its other parameters, as an insert, an UPDATE ... FROM and an IN list.
 /// </summary>
-public abstract class RowWriteTests(string kind) : IAsyncLifetime
+public abstract class RowWriteTests(string kind) : QueuedStoreTest(kind)
 {
-    private readonly TestStore store = TestStore.Create(kind);
-    private Database db = null!;
-    private WriteQueue queue = null!;
-
-    public async Task InitializeAsync()
-    {
-        db = await store.OpenMigratedAsync();
-        queue = new WriteQueue(db, NullLogger<WriteQueue>.Instance, writerCount: 1);
-    }
-
-    public async Task DisposeAsync()
-    {
-        await queue.DisposeAsync();
-        await db.DisposeAsync();
-        await store.DisposeAsync();
-    }
-
     private const string LotInsert =
         "INSERT INTO lots (tenant_id, lot_id, customer_id, ledger, points, remaining, reversed, expired, earned_at, available_at, is_pending, expires_at, source_key, source_event_id, from_lot_id)";
 
@@ -52,7 +34,7 @@ public abstract class RowWriteTests(string kind) : IAsyncLifetime
         var bound = rows.Select(r => r.ToArray()).ToArray();
         foreach (var b in bound) b[1] = Guid.NewGuid();
 
-        await queue.WriteAsync(async (c, tx) =>
+        await Queue.WriteAsync(async (c, tx) =>
         {
             await c.ExecuteRowsAsync(tx, LotInsert, "", rows, r => r, default);
             foreach (var b in bound)
@@ -78,10 +60,10 @@ public abstract class RowWriteTests(string kind) : IAsyncLifetime
     }
 
     // Each column as text with its storage type (SQLite keeps a type per value: 1 and '1' are different values there).
-    private Task<string[]> StoredAsync(Guid tenant, Guid lot) => db.ReadAsync(async c =>
+    private Task<string[]> StoredAsync(Guid tenant, Guid lot) => Db.ReadAsync(async c =>
     {
         var columns = new[] { "tenant_id", "lot_id", "customer_id", "ledger", "points", "remaining", "reversed", "expired", "earned_at", "available_at", "is_pending", "expires_at", "source_key", "source_event_id", "from_lot_id" };
-        var select = db.Kind == StoreKind.Sqlite
+        var select = Db.Kind == StoreKind.Sqlite
             ? string.Join(", ", columns.Select(col => $"typeof({col}) || ':' || quote({col})"))
             : string.Join(", ", columns.Select(col => $"pg_typeof({col})::text || ':' || COALESCE({col}::text, 'NULL')"));
         await using var cmd = c.Command($"SELECT {select} FROM lots WHERE tenant_id = @t AND lot_id = @l");
@@ -99,7 +81,7 @@ public abstract class RowWriteTests(string kind) : IAsyncLifetime
         var rows = new[] { ids[3], ids[0], ids[4], ids[0], ids[1] }; // ids[0] twice: the first one stands
         var at = DateTimeOffset.UnixEpoch.AddDays(1);
 
-        await queue.WriteAsync(async (c, tx) =>
+        await Queue.WriteAsync(async (c, tx) =>
         {
             await c.ExecuteRowsAsync(tx, "INSERT INTO activity (tenant_id, customer_id, event_id, type, ledger, data, created_at)",
                 " ON CONFLICT (tenant_id, event_id) DO NOTHING", [.. rows.Select((id, i) => (id, i))],
@@ -107,7 +89,7 @@ public abstract class RowWriteTests(string kind) : IAsyncLifetime
             return true;
         });
 
-        var stored = await db.ReadAsync(async c =>
+        var stored = await Db.ReadAsync(async c =>
         {
             await using var cmd = c.Command("SELECT event_id, type FROM activity WHERE tenant_id = @t ORDER BY seq");
             await using var r = await cmd.With("@t", tenant).ExecuteReaderAsync();
@@ -123,7 +105,7 @@ public abstract class RowWriteTests(string kind) : IAsyncLifetime
     {
         var tenant = Guid.NewGuid();
         var lots = Enumerable.Range(0, 4).Select(i => Lot(tenant, Guid.NewGuid(), $"s{i}", null, null, false, 10 + i)).ToArray();
-        await queue.WriteAsync(async (c, tx) =>
+        await Queue.WriteAsync(async (c, tx) =>
         {
             await c.ExecuteRowsAsync(tx, LotInsert, "", lots, r => r, default);
             await c.ExecuteRowsAsync(tx, "UPDATE lots SET remaining = v.column3, is_pending = v.column4 FROM (",
@@ -134,7 +116,7 @@ public abstract class RowWriteTests(string kind) : IAsyncLifetime
             return true;
         });
 
-        var stored = await db.ReadAsync(async c =>
+        var stored = await Db.ReadAsync(async c =>
         {
             await using var cmd = c.Command("SELECT source_key, remaining, is_pending, expired FROM lots WHERE tenant_id = @t ORDER BY source_key");
             await using var r = await cmd.With("@t", tenant).ExecuteReaderAsync();

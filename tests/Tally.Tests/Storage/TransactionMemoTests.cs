@@ -1,4 +1,3 @@
-using Microsoft.Extensions.Logging.Abstractions;
 using Tally.Rules;
 using Tally.Storage;
 using Tally.Tests.Infrastructure;
@@ -13,30 +12,13 @@ public sealed class TransactionMemoOnPostgres() : TransactionMemoTests("postgres
 /// A write-queue transaction remembers the tenant's rule-set version for its own length only: a batch reads it once, the
 /// next transaction reads it again (Npgsql hands out the same transaction object again, so the memo must end with it).
 /// </summary>
-public abstract class TransactionMemoTests(string kind) : IAsyncLifetime
+public abstract class TransactionMemoTests(string kind) : QueuedStoreTest(kind)
 {
-    private readonly TestStore store = TestStore.Create(kind);
-    private Database db = null!;
-    private WriteQueue queue = null!;
-
-    public async Task InitializeAsync()
-    {
-        db = await store.OpenMigratedAsync();
-        queue = new WriteQueue(db, NullLogger<WriteQueue>.Instance, writerCount: 1);
-    }
-
-    public async Task DisposeAsync()
-    {
-        await queue.DisposeAsync();
-        await db.DisposeAsync();
-        await store.DisposeAsync();
-    }
-
     [Fact]
     public async Task The_rule_set_version_is_read_once_per_write_transaction_and_afresh_in_the_next()
     {
         var tenant = Guid.NewGuid();
-        var (first, again) = await queue.WriteAsync(async (c, tx) =>
+        var (first, again) = await Queue.WriteAsync(async (c, tx) =>
         {
             Assert.NotNull(TransactionMemo.Of(tx));
             var before = await RuleData.SetVersionAsync(c, tx, tenant, default);
@@ -46,8 +28,8 @@ public abstract class TransactionMemoTests(string kind) : IAsyncLifetime
         });
         Assert.Equal((0L, 0L), (first, again));
 
-        Assert.Equal(5L, await queue.WriteAsync((c, tx) => RuleData.SetVersionAsync(c, tx, tenant, default)));
-        Assert.Equal(5L, await db.ReadAsync(c => RuleData.SetVersionAsync(c, null, tenant, default), default));
+        Assert.Equal(5L, await Queue.WriteAsync((c, tx) => RuleData.SetVersionAsync(c, tx, tenant, default)));
+        Assert.Equal(5L, await Db.ReadAsync(c => RuleData.SetVersionAsync(c, null, tenant, default), default));
         Assert.Null(TransactionMemo.Of(null));
     }
 
@@ -60,17 +42,17 @@ public abstract class TransactionMemoTests(string kind) : IAsyncLifetime
         var now = DateTimeOffset.UtcNow;
         var (action, actionJson) = Document("action");
         var (order, orderJson) = Document("order");
-        await Assert.ThrowsAsync<InvalidOperationException>(() => queue.WriteAsync<bool>(async (c, tx) =>
+        await Assert.ThrowsAsync<InvalidOperationException>(() => Queue.WriteAsync<bool>(async (c, tx) =>
         {
             await RuleData.CreateAsync(c, tx, tenant, Guid.NewGuid(), action, actionJson, now, default);
             Assert.True(await RuleData.HasActiveRulesAsync(c, tx, tenant, "action", default));
             throw new InvalidOperationException("the batch fails after the publish");
         }));
 
-        await queue.WriteAsync(async (c, tx) => await RuleData.CreateAsync(c, tx, tenant, Guid.NewGuid(), order, orderJson, now, default));
-        Assert.Equal(1L, await db.ReadAsync(c => RuleData.SetVersionAsync(c, null, tenant, default), default));
-        Assert.False(await queue.WriteAsync((c, tx) => RuleData.HasActiveRulesAsync(c, tx, tenant, "action", default)));
-        Assert.True(await queue.WriteAsync((c, tx) => RuleData.HasActiveRulesAsync(c, tx, tenant, "order", default)));
+        await Queue.WriteAsync(async (c, tx) => await RuleData.CreateAsync(c, tx, tenant, Guid.NewGuid(), order, orderJson, now, default));
+        Assert.Equal(1L, await Db.ReadAsync(c => RuleData.SetVersionAsync(c, null, tenant, default), default));
+        Assert.False(await Queue.WriteAsync((c, tx) => RuleData.HasActiveRulesAsync(c, tx, tenant, "action", default)));
+        Assert.True(await Queue.WriteAsync((c, tx) => RuleData.HasActiveRulesAsync(c, tx, tenant, "order", default)));
     }
 
     private static (RuleDocument Doc, string Json) Document(string eventType)

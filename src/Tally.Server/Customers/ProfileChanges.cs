@@ -140,6 +140,8 @@ public sealed class ProfileChanges
                 _ => "\u0000",
             } : null;
             if (value == "\u0000") errors.Add(new FieldError(itemPath + ".value", "Expected a string, number or boolean."));
+            else if (key.GetString()!.Length > 200) errors.Add(new FieldError(itemPath + ".key", "Expected a key of at most 200 characters."));
+            else if (value?.Length > 2_000) errors.Add(new FieldError(itemPath + ".value", "Expected a value of at most 2,000 characters."));
             else list.Add(new KeyValue { Key = key.GetString(), Value = value });
         }
 

@@ -66,11 +66,12 @@ public abstract class CustomerApiTests<TApp>(TApp app) : IClassFixture<TApp>
     public async Task A_profile_with_an_unknown_or_mistyped_field_is_a_400_naming_each()
     {
         var id = Guid.NewGuid();
-        var (status, body) = await api.SendJson(HttpMethod.Put, $"/api/v1/customers/{id}", new { frstName = "typo", optinSms = "yes", dateOfBirth = "yesterday" });
+        var attributes = new[] { new { key = new string('k', 201), value = "v" }, new { key = "k", value = new string('v', 2_001) } };
+        var (status, body) = await api.SendJson(HttpMethod.Put, $"/api/v1/customers/{id}", new { frstName = "typo", optinSms = "yes", dateOfBirth = "yesterday", attributes });
 
         Assert.Equal(HttpStatusCode.BadRequest, status);
         var paths = body!["errors"]!.AsArray().Select(e => (string?)e!["path"]).ToHashSet();
-        Assert.Equal(new HashSet<string?> { "$.frstName", "$.optinSms", "$.dateOfBirth" }, paths);
+        Assert.Equal(new HashSet<string?> { "$.frstName", "$.optinSms", "$.dateOfBirth", "$.attributes[0].key", "$.attributes[1].value" }, paths);
         Assert.Equal(HttpStatusCode.NotFound, (await api.GetJson($"/api/v1/customers/{id}")).Status);
     }
 

@@ -22,6 +22,9 @@ public abstract class MutationTests<TApp>(TApp app) : IClassFixture<TApp>
     private readonly HttpClient api = app.Api();
     private readonly Guid alice = Guid.NewGuid();
     private readonly Guid bob = Guid.NewGuid();
+    private readonly Guid carol = Guid.NewGuid();
+    private readonly Guid dave = Guid.NewGuid();
+    private Guid reversible;
 
     private static readonly JsonNode?[] Odd =
     [
@@ -65,6 +68,8 @@ public abstract class MutationTests<TApp>(TApp app) : IClassFixture<TApp>
             $$$"""{"event": {"type": "order", "customerId": "{{{alice}}}", "order": {"total": 50, "orderItems": [{"sku": "A", "quantity": 1}]}}, "at": "2027-01-01T00:00:00Z"}""")!);
         yield return (HttpMethod.Post, "/api/v1/segments", JsonNode.Parse("""{"name": "seg", "conditions": {"all": [{"field": "customer.pointsBalance", "op": "gte", "value": 1}]}}""")!);
         yield return (HttpMethod.Post, "/api/v1/admin/tenants", JsonNode.Parse("""{"name": "t"}""")!);
+        yield return (HttpMethod.Post, $"/api/v1/events/{reversible}/reversal", JsonNode.Parse("""{"points": 1, "reason": "refund"}""")!);
+        yield return (HttpMethod.Post, $"/api/v1/customers/{carol}/merge", JsonNode.Parse($$"""{"fromCustomerId": "{{dave}}"}""")!);
     }
 
     private const string OrderRule =
@@ -174,6 +179,12 @@ public abstract class MutationTests<TApp>(TApp app) : IClassFixture<TApp>
     {
         Assert.Equal(HttpStatusCode.Created, (await api.PostJson("/api/v1/rules", OrderRule)).Status);
         await api.Adjust(alice, 1_000);
+        await api.Adjust(carol, 10);
+        await api.Adjust(dave, 10);
+        reversible = Guid.NewGuid();
+        var order = new { eventId = reversible, customerId = alice, order = new { total = 50, orderItems = new[] { new { sku = "A", quantity = 1 } } } };
+        Assert.Equal(HttpStatusCode.OK, (await api.PostJson("/api/v1/events/orders", order)).Status);
+        Assert.Equal("processed", (string?)(await api.Processed(reversible))["status"]);
         Assert.True((await api.SendJson(HttpMethod.Put, $"/api/v1/customers/{bob}", new { firstName = "B" })).Status is HttpStatusCode.OK or HttpStatusCode.Created);
 
         var random = new Random(20261205);

@@ -48,7 +48,7 @@ public static class PointsBook
             var expiresAfter = decision.ExpiresAfter is { } ea ? ProgramSettings.ParsePeriod(ea) : decision.ExpiresAt is { } at ? Between(settings, now, at) : null;
             var pendingFor = decision.PendingFor is { } pf ? ProgramSettings.ParsePeriod(pf) : decision.PendingUntil is { } pu ? Between(settings, now, pu) : null;
             if (Movements.Earn(account, settings, decision.Points, cause, now, expiresAfter, pendingFor, decision.RuleName) is not Accepted<Posting> accepted)
-                continue; // a closed (merged) account earns nothing
+                continue; // a closed (merged) account earns nothing, nor one whose figures the award would overflow
             steps.Add(accepted.Value);
             account = accepted.Value.Account;
         }

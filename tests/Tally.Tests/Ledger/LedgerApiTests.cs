@@ -574,6 +574,31 @@ public abstract class LedgerApiTests<TApp>(TApp app) : IClassFixture<TApp>
     }
 
     [Fact]
+    public async Task A_credit_transfer_or_merge_that_would_overflow_a_figure_is_a_422_and_changes_nothing()
+    {
+        var (tenant, rich) = await NewCustomer();
+        var (_, other) = await NewCustomer();
+        await api.Adjust(rich, 10, create: false);
+        await api.Adjust(other, 10, create: false);
+        // Nine thousand adjustments of 10^15 would get there too; the figures are set directly instead.
+        var near = long.MaxValue - 5;
+        await app.Services.GetRequiredService<WriteQueue>().WriteAsync(async (c, tx) =>
+        {
+            await using var cmd = c.Command("UPDATE customers SET points_balance = @b, lifetime_earned = @b WHERE tenant_id = @t AND customer_id = @c", tx);
+            return await cmd.With("@b", near).With("@t", tenant).With("@c", rich).ExecuteNonQueryAsync();
+        });
+
+        var adjustment = await api.PostJson($"/api/v1/customers/{rich}/adjustments", new { points = 10, reason = "x" });
+        var transfer = await api.PostJson($"/api/v1/customers/{other}/transfers", new { toCustomerId = rich, points = 10 });
+        var merge = await api.PostJson($"/api/v1/customers/{rich}/merge", new { fromCustomerId = other });
+
+        foreach (var (status, body) in new[] { adjustment, transfer, merge })
+            Assert.Equal((HttpStatusCode.UnprocessableEntity, "points_overflow"), (status, (string?)body!["code"]));
+        Assert.Equal(near, await api.Balance(rich));
+        Assert.Equal(10, await api.Balance(other));
+    }
+
+    [Fact]
     public async Task Bad_ledger_requests_are_400s_naming_the_field_and_unknown_customers_404s()
     {
         var (_, customer) = await NewCustomer();

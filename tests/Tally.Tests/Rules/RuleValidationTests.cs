@@ -62,6 +62,7 @@ public class RuleValidationTests
         { RuleJson("order", outcomes: """[{"type": "points", "points": 5, "expiresAfter": "12 months"}]"""), "$.outcomes[0].expiresAfter", "ISO-8601 duration" },
         { RuleJson("order", outcomes: """[{"type": "points", "points": 5, "expiresAfter": "P101Y"}]"""), "$.outcomes[0].expiresAfter", "at most 100 years" },
         { RuleJson("order", outcomes: """[{"type": "points", "points": 1000000000000001}]"""), "$.outcomes[0].points", "at most 1000000000000000" },
+        { RuleJson("order", outcomes: "[{\"type\": \"sms\", \"template\": \"" + new string('t', 20_001) + "\"}]"), "$.outcomes[0].template", "at most 20000 characters" },
         // A segment's name is part of an index key: a long one made the rule fail every event it fired on (PostgreSQL).
         { RuleJson("order", outcomes: "[{\"type\": \"addToSegment\", \"segment\": \"" + new string('s', 201) + "\"}]"), "$.outcomes[0].segment", "at most 200 characters" },
         { RuleJson("order", "{\"segment\": \"" + new string('s', 201) + "\"}"), "$.conditions.segment", "at most 200 characters" },

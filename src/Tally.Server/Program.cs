@@ -13,7 +13,9 @@ using Tally.Server.Tenants;
 
 if (Cli.IsCommand(args)) return await Cli.RunAsync(args);
 
-var builder = WebApplication.CreateBuilder(args);
+// Configuration is read once at start. Reloading it on change would watch the content root and every folder under it,
+// the data folder included (./data by default), and handle a file-system event for every write to the store's WAL.
+var builder = WebApplication.CreateBuilder([.. args, "--hostBuilder:reloadConfigOnChange=false"]);
 if (string.Equals(builder.Configuration["TALLY_LOG_FORMAT"], "json", StringComparison.OrdinalIgnoreCase))
 {
     builder.Logging.ClearProviders().AddJsonConsole();

@@ -271,7 +271,7 @@ public static class LedgerEndpoints
             customer = found.Event.CustomerId;
             var isRedemption = found.Event.Type == EventType.Redemption;
             type = isRedemption ? "redemption_reversal" : "reversal";
-            var (redeem, earlier) = isRedemption ? await LedgerStore.RedemptionAsync(c, tx, tenantId, id, ct) : (null, []);
+            var (redeem, earlier) = isRedemption ? await LedgerStore.RedemptionAsync(c, tx, tenantId, customer, id, ct) : (null, []);
             var lots = isRedemption ? redeem?.Lots.Select(r => r.LotId).ToList() ?? [] : await LedgerStore.AwardLotsAsync(c, tx, tenantId, customer, id.ToString(), ct);
             var loaded = await LedgerStore.LoadAsync(c, tx, tenantId, customer, db.ForUpdate, ct, lots);
             if (loaded is null) return Outcome.Missing(customer);

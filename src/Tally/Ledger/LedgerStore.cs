@@ -209,14 +209,15 @@ public static class LedgerStore
     }
 
     /// <summary>The redeem entry a redemption event posted, and the redemption_reversal entries that already gave some of it back.</summary>
-    public static async Task<(Entry? Redeem, List<Entry> Reversals)> RedemptionAsync(DbConnection c, DbTransaction? tx, Guid tenantId, Guid eventId, CancellationToken ct)
+    public static async Task<(Entry? Redeem, List<Entry> Reversals)> RedemptionAsync(DbConnection c, DbTransaction? tx, Guid tenantId, Guid customerId, Guid eventId,
+        CancellationToken ct)
     {
         Entry? redeem = null;
         await using (var cmd = c.Command(
-            $"SELECT {EntryColumns} FROM ledger_entries WHERE tenant_id = @t AND movement_key = @k AND type = 'redeem' AND entry_uid IS NOT NULL", tx))
+            $"SELECT {EntryColumns} FROM ledger_entries WHERE tenant_id = @t AND customer_id = @c AND movement_key = @k AND type = 'redeem' AND entry_uid IS NOT NULL", tx))
         {
-            // The redemption's movement is keyed by its event (PointsBook.RedeemAsync).
-            await using var r = await cmd.With("@t", tenantId).With("@k", PointsBook.RedeemKey(eventId)).ExecuteReaderAsync(ct);
+            // The redemption's movement is keyed by its event (PointsBook.RedeemAsync) and posted for the event's customer.
+            await using var r = await cmd.With("@t", tenantId).With("@c", customerId).With("@k", PointsBook.RedeemKey(eventId)).ExecuteReaderAsync(ct);
             if (await r.ReadAsync(ct)) redeem = ReadEntry(r);
         }
 

@@ -25,17 +25,22 @@ public static class PointsBook
     /// save: the same rows as awarding them one by one (each award is decided on the account the previous one left),
     /// at a fraction of the statements. Idempotent per cause's key: a replayed award posts nothing. Answers how many
     /// awards were posted. <paramref name="causedByPointsEvent"/>: the event is a <c>points</c> event, so the awards
-    /// queue no new one (points rules cannot loop).
+    /// queue no new one (points rules cannot loop). <paramref name="assessedOnce"/>: the caller's transaction already
+    /// guarantees these causes are applied once (the worker's assessment mark, <see cref="Rules.RuleState"/>'s trace, commits
+    /// with them), so no movement keys are recorded: one random index entry less per award. The entries' unique key on
+    /// (customer, movement, place) still refuses a second posting.
     /// </summary>
     public static async Task<int> EarnAllAsync(ProcessingContext ctx, Guid tenantId, Guid customerId, IReadOnlyList<(PointsDecision Decision, Cause Cause)> awards,
-        bool causedByPointsEvent, CancellationToken ct)
+        bool causedByPointsEvent, CancellationToken ct, bool assessedOnce = false)
     {
         var wanted = awards.Where(x => x.Decision.Points > 0).ToList();
         if (wanted.Count == 0) return 0;
         var (c, tx, now) = (ctx.Connection, ctx.Tx, ctx.Now);
         var loaded = await LedgerStore.LoadAsync(c, tx, tenantId, customerId, ctx.Db.ForUpdate, ct)
             ?? throw new InvalidOperationException($"Customer {customerId} does not exist");
-        var claimed = await LedgerStore.ClaimAllAsync(c, tx, tenantId, [.. wanted.Select(x => x.Cause.Key)], customerId, now, ct);
+        var claimed = assessedOnce
+            ? wanted.Select(x => x.Cause.Key).ToHashSet(StringComparer.Ordinal)
+            : await LedgerStore.ClaimAllAsync(c, tx, tenantId, [.. wanted.Select(x => x.Cause.Key)], customerId, now, ct);
         if (claimed.Count == 0) return 0;
         var (settings, _) = await LedgerStore.SettingsAsync(c, tx, tenantId, ct);
 

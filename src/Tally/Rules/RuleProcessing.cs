@@ -64,7 +64,7 @@ public sealed class RuleProcessing(RuleBook book)
         // An event whose assessment committed (its trace is the mark) is never assessed again: re-queued by hand,
         // it would otherwise meet the customer's later state (segments, balance) and decide differently. A crash
         // rolls the mark back with everything else, so that replay assesses from scratch, against the same state.
-        if (await RuleState.TraceAsync(ctx.Connection, ctx.Tx, e.TenantId, e.EventId, ct) is not null) return;
+        if (await RuleState.TraceAsync(ctx.Connection, ctx.Tx, e.Seq, ct) is not null) return;
         var customer = await LoadCustomerAsync(ctx, e.TenantId, e.CustomerId, ctx.Db.ForUpdate, ct);
         if (customer is null) return;
 
@@ -102,7 +102,7 @@ public sealed class RuleProcessing(RuleBook book)
 
             await EarnAllAsync(ctx, e, awards, ct);
             var json = JsonSerializer.Serialize(AssessmentRecord.Of(setVersion, ctx.Now, customer, facts), TraceJson);
-            await RuleState.SaveTraceAsync(ctx.Connection, ctx.Tx, e.TenantId, e.EventId, json, ctx.Now, ct);
+            await RuleState.SaveTraceAsync(ctx.Connection, ctx.Tx, e.Seq, json, ct);
 
             return;
         }
@@ -115,7 +115,7 @@ public sealed class RuleProcessing(RuleBook book)
     /// </summary>
     public async Task<StoredTrace?> TraceAsync(System.Data.Common.DbConnection c, StoredEvent e, CancellationToken ct)
     {
-        var stored = await RuleState.TraceAsync(c, null, e.TenantId, e.EventId, ct);
+        var stored = await RuleState.TraceAsync(c, null, e.Seq, ct);
         if (stored is null) return null;
         using (var doc = JsonDocument.Parse(stored))
         {
@@ -155,7 +155,7 @@ public sealed class RuleProcessing(RuleBook book)
     private static async Task EarnAllAsync(ProcessingContext ctx, StoredEvent e, List<(PointsDecision, Cause)> awards, CancellationToken ct)
     {
         if (awards.Count == 0) return;
-        await PointsBook.EarnAllAsync(ctx, e.TenantId, e.CustomerId, awards, causedByPointsEvent: e.Type == EventType.Points, ct);
+        await PointsBook.EarnAllAsync(ctx, e.TenantId, e.CustomerId, awards, causedByPointsEvent: e.Type == EventType.Points, ct, assessedOnce: true);
         awards.Clear();
     }
 

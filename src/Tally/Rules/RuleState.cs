@@ -124,20 +124,17 @@ public static class RuleState
         return await cmd.With("@t", tenantId).With("@r", rule).With("@c", customerId).With("@limit", limit ?? long.MaxValue).ExecuteNonQueryAsync(ct) == 1;
     }
 
-    /// <summary>Keeps the trace of a processed event; it also marks the event as assessed.</summary>
-    public static async Task SaveTraceAsync(DbConnection c, DbTransaction tx, Guid tenantId, Guid eventId, string trace, DateTimeOffset now, CancellationToken ct)
+    /// <summary>Keeps the trace of a processed event, in its row; it also marks the event as assessed.</summary>
+    public static async Task SaveTraceAsync(DbConnection c, DbTransaction tx, long seq, string trace, CancellationToken ct)
     {
-        var cmd = c.Prepared(
-            """
-            INSERT INTO event_traces (tenant_id, event_id, trace, created_at) VALUES (@t, @e, @trace, @now)
-            ON CONFLICT (tenant_id, event_id) DO UPDATE SET trace = excluded.trace, created_at = excluded.created_at
-            """, tx);
-        await cmd.With("@t", tenantId).With("@e", eventId).With("@trace", trace).With("@now", now).ExecuteNonQueryAsync(ct);
+        var cmd = c.Prepared("UPDATE events SET trace = @trace WHERE seq = @s", tx);
+        await cmd.With("@s", seq).With("@trace", trace).ExecuteNonQueryAsync(ct);
     }
 
-    public static async Task<string?> TraceAsync(DbConnection c, DbTransaction? tx, Guid tenantId, Guid eventId, CancellationToken ct)
+    /// <summary>The assessment record of the event at <paramref name="seq"/>; null when it was never assessed.</summary>
+    public static async Task<string?> TraceAsync(DbConnection c, DbTransaction? tx, long seq, CancellationToken ct)
     {
-        var cmd = c.Hot("SELECT trace FROM event_traces WHERE tenant_id = @t AND event_id = @e", tx);
-        return await cmd.With("@t", tenantId).With("@e", eventId).ExecuteScalarAsync(ct) as string;
+        var cmd = c.Hot("SELECT trace FROM events WHERE seq = @s", tx);
+        return await cmd.With("@s", seq).ExecuteScalarAsync(ct) as string;
     }
 }

@@ -37,4 +37,34 @@ public sealed class MigrationTests : SqliteDatabaseTest
             Assert.Equal("blobblobblob", await kinds.ExecuteScalarAsync());
         }
     }
+
+    [Fact]
+    public async Task Assessment_records_kept_before_step_9_are_read_from_the_event_after_it()
+    {
+        var (tenant, customer, eventId) = (Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid());
+        await Migrations.MigrateAsync(Db, NullLogger.Instance, 8, default);
+        await using (var c = await Db.OpenAsync(default))
+        {
+            // As version 8 kept them: a table keyed by the event id.
+            await using var cmd = c.Command(
+                """
+                INSERT INTO tenants (tenant_id, name, created_at) VALUES (@t, 'old', 0);
+                INSERT INTO customers (tenant_id, customer_id, created_at, changed_at, points_balance) VALUES (@t, @c, 0, 0, 0);
+                INSERT INTO events (tenant_id, event_id, customer_id, type, payload, received_at, status) VALUES (@t, @e, @c, 'action', '{}', 0, 'processed');
+                INSERT INTO events (tenant_id, event_id, customer_id, type, payload, received_at, status) VALUES (@t, @other, @c, 'action', '{}', 0, 'processed');
+                INSERT INTO event_traces (tenant_id, event_id, trace, created_at) VALUES (@t, @e, '{"ruleSetVersion":3}', 0);
+                """);
+            await cmd.With("@t", tenant).With("@c", customer).With("@e", eventId).With("@other", Guid.NewGuid()).ExecuteNonQueryAsync();
+        }
+
+        await Migrations.MigrateAsync(Db, NullLogger.Instance, default);
+
+        await using (var c = await Db.OpenAsync(default))
+        {
+            var found = await EventData.FindAsync(c, null, tenant, eventId, default);
+            Assert.Equal("""{"ruleSetVersion":3}""", await Tally.Rules.RuleState.TraceAsync(c, null, found!.Value.Event.Seq, default));
+            await using var count = c.Command("SELECT COUNT(*) FROM events WHERE trace IS NOT NULL");
+            Assert.Equal(1L, await count.ExecuteScalarAsync());
+        }
+    }
 }

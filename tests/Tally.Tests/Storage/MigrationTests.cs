@@ -12,18 +12,14 @@ public sealed class MigrationTests : SqliteDatabaseTest
     public async Task Text_ids_written_before_step_6_are_found_by_their_uuid_after_it()
     {
         var (tenant, customer, eventId) = (Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid());
-        await Migrations.MigrateAsync(Db, NullLogger.Instance, 5, default);
-        await using (var c = await Db.OpenAsync(default))
-        {
-            // As version 5 wrote them: the ids' text.
-            await using var cmd = c.Command(
-                """
-                INSERT INTO tenants (tenant_id, name, created_at) VALUES (@t, 'old', 0);
-                INSERT INTO customers (tenant_id, customer_id, created_at, changed_at, points_balance) VALUES (@t, @c, 0, 0, 42);
-                INSERT INTO events (tenant_id, event_id, customer_id, type, payload, received_at, status) VALUES (@t, @e, @c, 'action', '{}', 0, 'processed');
-                """);
-            await cmd.With("@t", tenant.ToString()).With("@c", customer.ToString()).With("@e", eventId.ToString()).ExecuteNonQueryAsync();
-        }
+        // As version 5 wrote them: the ids' text.
+        await SeedAtVersionAsync(5,
+            """
+            INSERT INTO tenants (tenant_id, name, created_at) VALUES (@t, 'old', 0);
+            INSERT INTO customers (tenant_id, customer_id, created_at, changed_at, points_balance) VALUES (@t, @c, 0, 0, 42);
+            INSERT INTO events (tenant_id, event_id, customer_id, type, payload, received_at, status) VALUES (@t, @e, @c, 'action', '{}', 0, 'processed');
+            """,
+            cmd => cmd.With("@t", tenant.ToString()).With("@c", customer.ToString()).With("@e", eventId.ToString()));
 
         await Migrations.MigrateAsync(Db, NullLogger.Instance, default);
 
@@ -42,20 +38,16 @@ public sealed class MigrationTests : SqliteDatabaseTest
     public async Task Assessment_records_kept_before_step_9_are_read_from_the_event_after_it()
     {
         var (tenant, customer, eventId) = (Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid());
-        await Migrations.MigrateAsync(Db, NullLogger.Instance, 8, default);
-        await using (var c = await Db.OpenAsync(default))
-        {
-            // As version 8 kept them: a table keyed by the event id.
-            await using var cmd = c.Command(
-                """
-                INSERT INTO tenants (tenant_id, name, created_at) VALUES (@t, 'old', 0);
-                INSERT INTO customers (tenant_id, customer_id, created_at, changed_at, points_balance) VALUES (@t, @c, 0, 0, 0);
-                INSERT INTO events (tenant_id, event_id, customer_id, type, payload, received_at, status) VALUES (@t, @e, @c, 'action', '{}', 0, 'processed');
-                INSERT INTO events (tenant_id, event_id, customer_id, type, payload, received_at, status) VALUES (@t, @other, @c, 'action', '{}', 0, 'processed');
-                INSERT INTO event_traces (tenant_id, event_id, trace, created_at) VALUES (@t, @e, '{"ruleSetVersion":3}', 0);
-                """);
-            await cmd.With("@t", tenant).With("@c", customer).With("@e", eventId).With("@other", Guid.NewGuid()).ExecuteNonQueryAsync();
-        }
+        // As version 8 kept them: a table keyed by the event id.
+        await SeedAtVersionAsync(8,
+            """
+            INSERT INTO tenants (tenant_id, name, created_at) VALUES (@t, 'old', 0);
+            INSERT INTO customers (tenant_id, customer_id, created_at, changed_at, points_balance) VALUES (@t, @c, 0, 0, 0);
+            INSERT INTO events (tenant_id, event_id, customer_id, type, payload, received_at, status) VALUES (@t, @e, @c, 'action', '{}', 0, 'processed');
+            INSERT INTO events (tenant_id, event_id, customer_id, type, payload, received_at, status) VALUES (@t, @other, @c, 'action', '{}', 0, 'processed');
+            INSERT INTO event_traces (tenant_id, event_id, trace, created_at) VALUES (@t, @e, '{"ruleSetVersion":3}', 0);
+            """,
+            cmd => cmd.With("@t", tenant).With("@c", customer).With("@e", eventId).With("@other", Guid.NewGuid()));
 
         await Migrations.MigrateAsync(Db, NullLogger.Instance, default);
 
@@ -66,5 +58,15 @@ public sealed class MigrationTests : SqliteDatabaseTest
             await using var count = c.Command("SELECT COUNT(*) FROM events WHERE trace IS NOT NULL");
             Assert.Equal(1L, await count.ExecuteScalarAsync());
         }
+    }
+
+    /// <summary>Migrates the store up to <paramref name="version"/> only and writes rows as that version did.</summary>
+    private async Task SeedAtVersionAsync(int version, string sql, Action<System.Data.Common.DbCommand> bind)
+    {
+        await Migrations.MigrateAsync(Db, NullLogger.Instance, version, default);
+        await using var c = await Db.OpenAsync(default);
+        await using var cmd = c.Command(sql);
+        bind(cmd);
+        await cmd.ExecuteNonQueryAsync();
     }
 }

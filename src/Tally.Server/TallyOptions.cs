@@ -27,6 +27,18 @@ public sealed class TallyOptions
     /// </summary>
     public TimeSpan WorkerBatchBudget { get; set; } = TimeSpan.FromMilliseconds(20);
 
+    /// <summary>
+    /// How far a worker that is behind may stretch its batches: each batch that leaves events pending doubles the budget
+    /// (and the number it claims, up to <see cref="WorkerBatchSizeMax"/>) until this; a batch that catches up goes back
+    /// to <see cref="WorkerBatchBudget"/>. Longer batches spend less per event on commits and set-up, so a backlog drains
+    /// faster, at the price of requests waiting longer behind a batch while it lasts.
+    /// </summary>
+    public TimeSpan WorkerBatchBudgetMax { get; set; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>The most events a stretched batch claims (see <see cref="WorkerBatchBudgetMax"/>).</summary>
+    [Range(1, 100_000)]
+    public int WorkerBatchSizeMax { get; set; } = 4_096;
+
     /// <summary>How often the worker looks for work nobody told it about (other nodes, restarts).</summary>
     [Range(typeof(TimeSpan), "00:00:00.010", "00:10:00")]
     public TimeSpan WorkerPollInterval { get; set; } = TimeSpan.FromSeconds(1);

@@ -20,9 +20,7 @@ public sealed partial class EventWorker(
     {
         var o = options.Value;
         var failures = (Seq: 0L, Count: 0);
-        // A batch that ran out of time claimed (read and parsed) events it never reached: the next one claims about
-        // what a budget holds instead of the whole batch size.
-        var claim = o.WorkerBatchSize;
+        var pacing = BatchPacing.Start(o);
         while (!stoppingToken.IsCancellationRequested)
         {
             int processed;
@@ -32,7 +30,7 @@ public sealed partial class EventWorker(
                 // The unit itself runs to completion once queued: a shutdown never cuts a batch in half.
                 processed = await writes.WriteAsync(
                     (c, tx) => EventProcessing.ProcessPendingAsync(
-                        db, c, tx, processor, claim, clock.GetUtcNow(), cursor, CancellationToken.None, o.WorkerBatchBudget),
+                        db, c, tx, processor, pacing.Claim, clock.GetUtcNow(), cursor, CancellationToken.None, pacing.Budget),
                     CancellationToken.None);
             }
             catch (Exception ex) when (cursor.Current is { } seq)
@@ -57,7 +55,7 @@ public sealed partial class EventWorker(
                 continue;
             }
 
-            claim = cursor.OutOfTime ? Math.Clamp(processed * 2, 16, o.WorkerBatchSize) : o.WorkerBatchSize;
+            pacing = pacing.Next(o, processed, cursor.MorePending, cursor.OutOfTime);
             if (processed == 0 || !cursor.MorePending) await signal.WaitAsync(o.WorkerPollInterval, stoppingToken);
         }
     }

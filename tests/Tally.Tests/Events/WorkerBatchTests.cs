@@ -1,6 +1,8 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using Tally.Events;
 using Tally.Rules;
+using Tally.Server;
+using Tally.Server.Events;
 using Tally.Storage;
 using Tally.Tests.Infrastructure;
 
@@ -59,5 +61,55 @@ public sealed class WorkerBatchTests : IAsyncLifetime
         Assert.Equal(["processed", "pending", "pending"], statuses[0]);
         Assert.Equal(["processed", "processed", "pending"], statuses[1]);
         Assert.Equal(["processed", "processed", "processed"], statuses[2]);
+    }
+
+    private static readonly TallyOptions Pacing = new()
+    {
+        WorkerBatchSize = 256,
+        WorkerBatchBudget = TimeSpan.FromMilliseconds(20),
+        WorkerBatchSizeMax = 4096,
+        WorkerBatchBudgetMax = TimeSpan.FromMilliseconds(100),
+    };
+
+    [Fact]
+    public void A_worker_behind_stretches_its_batches_up_to_the_maximum_and_a_caught_up_one_goes_back_to_the_base()
+    {
+        var p = BatchPacing.Start(Pacing);
+        Assert.Equal(new BatchPacing(256, TimeSpan.FromMilliseconds(20)), p);
+
+        // Full batches, still behind: claim and budget double until their maxima.
+        var budgets = new List<double>();
+        for (var i = 0; i < 6; i++)
+        {
+            p = p.Next(Pacing, p.Claim, morePending: true, outOfTime: false);
+            budgets.Add(p.Budget.TotalMilliseconds);
+        }
+
+        Assert.Equal([40, 80, 100, 100, 100, 100], budgets);
+        Assert.Equal(4096, p.Claim);
+
+        // A batch that caught up goes back to the base pacing at once.
+        Assert.Equal(BatchPacing.Start(Pacing), p.Next(Pacing, 10, morePending: false, outOfTime: false));
+    }
+
+    [Fact]
+    public void A_batch_out_of_time_makes_the_next_claim_what_its_budget_held_scaled_to_the_next_budget()
+    {
+        var p = BatchPacing.Start(Pacing).Next(Pacing, 40, morePending: true, outOfTime: true);
+        Assert.Equal(TimeSpan.FromMilliseconds(40), p.Budget);
+        Assert.Equal(100, p.Claim); // 40 held in 20 ms: 80 in 40 ms, a quarter to spare
+
+        // At the maximum budget the claim follows what the batch held; never under 16.
+        var top = new BatchPacing(4096, TimeSpan.FromMilliseconds(100));
+        Assert.Equal(new BatchPacing(250, TimeSpan.FromMilliseconds(100)), top.Next(Pacing, 200, morePending: true, outOfTime: true));
+        Assert.Equal(16, top.Next(Pacing, 1, morePending: true, outOfTime: true).Claim);
+    }
+
+    [Fact]
+    public void A_maximum_below_the_base_keeps_the_base()
+    {
+        var fixedPacing = new TallyOptions { WorkerBatchSize = 256, WorkerBatchBudget = TimeSpan.FromMilliseconds(20), WorkerBatchSizeMax = 1, WorkerBatchBudgetMax = TimeSpan.Zero };
+        var p = BatchPacing.Start(fixedPacing).Next(fixedPacing, 256, morePending: true, outOfTime: false);
+        Assert.Equal(new BatchPacing(256, TimeSpan.FromMilliseconds(20)), p);
     }
 }

@@ -17,6 +17,7 @@ using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer
 };
 http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
 
+var failures = new System.Collections.Concurrent.ConcurrentDictionary<string, int>();
 var inFlight = new List<Task<bool>>(rate * seconds);
 var clock = Stopwatch.StartNew();
 const int TicksPerSecond = 100;
@@ -34,6 +35,7 @@ var offeredSeconds = clock.Elapsed.TotalSeconds;
 var answered = await Task.WhenAll(inFlight);
 var errors = answered.Count(ok => !ok);
 Console.WriteLine($"offered={sent} in {offeredSeconds:F1}s rate={sent / offeredSeconds:F0}/s errors={errors}");
+foreach (var (why, n) in failures.OrderByDescending(f => f.Value)) Console.WriteLine($"  error: {why} x{n}");
 if (args.Length > 5 && args[5] == "offer-only") return;
 
 // Wait for the worker to drain the queue.
@@ -75,14 +77,17 @@ async Task<bool> PostAsync(long n)
     try
     {
         using var response = await http.PostAsync("/api/v1/events/orders", new StringContent(body, Encoding.UTF8, "application/json"));
+        if (!response.IsSuccessStatusCode) failures.AddOrUpdate($"status {(int)response.StatusCode}", 1, (_, n) => n + 1);
         return response.IsSuccessStatusCode;
     }
-    catch (HttpRequestException)
+    catch (HttpRequestException ex)
     {
+        failures.AddOrUpdate($"{ex.HttpRequestError}: {ex.InnerException?.Message ?? ex.Message}", 1, (_, n) => n + 1);
         return false;
     }
     catch (TaskCanceledException)
     {
+        failures.AddOrUpdate("timeout", 1, (_, n) => n + 1);
         return false;
     }
 }

@@ -10,7 +10,7 @@ using Microsoft.Data.Sqlite;
 
 var (baseUrl, key, rate, seconds, dbPath) = (args[0], args[1], int.Parse(args[2], CultureInfo.InvariantCulture),
     int.Parse(args[3], CultureInfo.InvariantCulture), args[4]);
-using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 256, PooledConnectionLifetime = Timeout.InfiniteTimeSpan })
+using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 1024, PooledConnectionLifetime = Timeout.InfiniteTimeSpan })
 {
     BaseAddress = new Uri(baseUrl),
     Timeout = TimeSpan.FromSeconds(30),

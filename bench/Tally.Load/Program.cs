@@ -19,6 +19,9 @@ http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer
 
 var failures = new System.Collections.Concurrent.ConcurrentDictionary<string, int>();
 var inFlight = new List<Task<bool>>(rate * seconds);
+// When each order (by its number, the "o{n}" of its orderId) was handed to the client: the lag from the send includes
+// any wait in the client's connection pool, which the server's received_at cannot see.
+var sentAt = new long[(long)rate * seconds];
 var clock = Stopwatch.StartNew();
 const int TicksPerSecond = 100;
 using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(1000.0 / TicksPerSecond));
@@ -50,15 +53,27 @@ while (drainStart.Elapsed < TimeSpan.FromMinutes(3))
 await using var db = new SqliteConnection($"Data Source={dbPath};Mode=ReadOnly");
 await db.OpenAsync();
 await using var cmd = db.CreateCommand();
-cmd.CommandText = "SELECT processed_at - received_at FROM events WHERE type = 'order' AND status = 'processed' ORDER BY 1";
+cmd.CommandText = "SELECT processed_at - received_at, processed_at, json_extract(payload, '$.order.orderId') FROM events WHERE type = 'order' AND status = 'processed'";
 var lags = new List<long>();
+var fromSend = new List<long>();
 await using (var r = await cmd.ExecuteReaderAsync())
-    while (await r.ReadAsync()) lags.Add(r.GetInt64(0));
+{
+    while (await r.ReadAsync())
+    {
+        lags.Add(r.GetInt64(0));
+        if (!r.IsDBNull(2) && long.TryParse(r.GetString(2).AsSpan(1), CultureInfo.InvariantCulture, out var n) && n < sentAt.Length)
+            fromSend.Add(r.GetInt64(1) - sentAt[n]);
+    }
+}
+
+lags.Sort();
+fromSend.Sort();
 await using var failed = db.CreateCommand();
 failed.CommandText = "SELECT COUNT(*) FROM events WHERE status <> 'processed'";
 var notProcessed = Convert.ToInt64(await failed.ExecuteScalarAsync(), CultureInfo.InvariantCulture);
-long P(double q) => lags.Count == 0 ? -1 : lags[Math.Min(lags.Count - 1, (int)(q * lags.Count))];
-Console.WriteLine($"processed={lags.Count} not_processed={notProcessed} lag_ms p50={P(0.50)} p99={P(0.99)} max={(lags.Count == 0 ? -1 : lags[^1])}");
+static long P(List<long> sorted, double q) => sorted.Count == 0 ? -1 : sorted[Math.Min(sorted.Count - 1, (int)(q * sorted.Count))];
+Console.WriteLine($"processed={lags.Count} not_processed={notProcessed} lag_ms p50={P(lags, 0.50)} p99={P(lags, 0.99)} max={P(lags, 1)}");
+Console.WriteLine($"lag_from_send_ms p50={P(fromSend, 0.50)} p99={P(fromSend, 0.99)} max={P(fromSend, 1)} (of {fromSend.Count})");
 
 async Task<bool> PostAsync(long n)
 {
@@ -73,6 +88,7 @@ async Task<bool> PostAsync(long n)
         lines.Append(CultureInfo.InvariantCulture, $$"""{"sku":"SKU-{{(n * 7 + i * 131) % 1000}}","quantity":1,"itemPrice":{{price}},"totalPrice":{{price}}}""");
     }
 
+    sentAt[n] = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
     var body = $$$"""{"eventId":"{{{Guid.NewGuid()}}}","customerId":"{{{customer}}}","order":{"orderId":"o{{{n}}}","currencyCode":"EUR","total":{{{total}}},"orderItems":[{{{lines}}}]}}""";
     try
     {

@@ -25,6 +25,7 @@ public sealed class TallyOptions
     /// How long one worker batch may run before it commits what it did and lets queued requests in (the batch
     /// holds the write queue, on SQLite the only writer).
     /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00.001", "00:01:00")]
     public TimeSpan WorkerBatchBudget { get; set; } = TimeSpan.FromMilliseconds(20);
 
     /// <summary>
@@ -33,6 +34,7 @@ public sealed class TallyOptions
     /// to <see cref="WorkerBatchBudget"/>. Longer batches spend less per event on commits and set-up, so a backlog drains
     /// faster, at the price of requests waiting longer behind a batch while it lasts.
     /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00.001", "00:01:00")]
     public TimeSpan WorkerBatchBudgetMax { get; set; } = TimeSpan.FromMilliseconds(100);
 
     /// <summary>The most events a stretched batch claims (see <see cref="WorkerBatchBudgetMax"/>).</summary>

@@ -5,6 +5,8 @@ namespace Tally.Tests.Storage;
 
 public sealed class WriteQueueGroupsOnSqlite() : WriteQueueGroupTests("sqlite");
 
+public sealed class WriteQueueGroupsOnPostgres() : WriteQueueGroupTests("postgres");
+
 /// <summary>
 /// Everything that queued while a long unit ran (a stretched worker batch) commits in the next group, well past a few
 /// hundred units: a group capped near one batch's arrivals would let ingestion fall behind a worker that is behind.

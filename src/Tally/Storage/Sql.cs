@@ -83,22 +83,19 @@ public static class Sql
         Func<T, object?[]> values, CancellationToken ct, Action<DbCommand>? extra = null)
     {
         if (rows.Count == 0) return;
+        if (c is SqliteConnection sqlite)
+        {
+            await ExecuteRowByRowAsync(sqlite, tx, head, tail, rows, values, ct, extra);
+            return;
+        }
+
         var width = values(rows[0]).Length;
-        var chunk = c is SqliteConnection ? 1 : Math.Clamp(30_000 / width, 1, 1_000);
-        DbCommand? single = null;
+        var chunk = Math.Clamp(30_000 / width, 1, 1_000);
         for (var start = 0; start < rows.Count; start += chunk)
         {
             var count = Math.Min(chunk, rows.Count - start);
-            if (single is not null)
-            {
-                var v = values(rows[start]);
-                for (var j = 0; j < v.Length; j++) single.Parameters[j].Value = ToDb(single, v[j]);
-                await single.ExecuteNonQueryAsync(ct);
-                continue;
-            }
-
             var sql = new System.Text.StringBuilder(head).Append(" VALUES ");
-            var cmd = c.Command("", tx);
+            await using var cmd = c.Command("", tx);
             for (var i = 0; i < count; i++)
             {
                 var v = values(rows[start + i]);
@@ -114,28 +111,42 @@ public static class Sql
             }
 
             sql.Append(tail);
-            if (c is SqliteConnection)
-            {
-                // Parameters first (by position: the row's values come first), then the statement's others; kept prepared.
-                await cmd.DisposeAsync();
-                single = c.Prepared(sql.ToString(), tx);
-                foreach (var name in Enumerable.Range(0, width).Select(j => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"@v0_{j}")))
-                    single.With(name, null);
-                extra?.Invoke(single);
-                var v = values(rows[start]);
-                for (var j = 0; j < v.Length; j++) single.Parameters[j].Value = ToDb(single, v[j]);
-                await single.ExecuteNonQueryAsync(ct);
-                continue;
-            }
-
-            await using (cmd)
-            {
-                extra?.Invoke(cmd);
+            extra?.Invoke(cmd);
 #pragma warning disable CA2100 // the text is built from constants and parameter names only
-                cmd.CommandText = sql.ToString();
+            cmd.CommandText = sql.ToString();
 #pragma warning restore CA2100
-                await cmd.ExecuteNonQueryAsync(ct);
-            }
+            await cmd.ExecuteNonQueryAsync(ct);
+        }
+    }
+
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<DbConnection, Dictionary<(string Head, string Tail), DbCommand>> RowCommands = [];
+
+    /// <summary>
+    /// SQLite's side of <see cref="ExecuteRowsAsync"/>: one single-row statement per (head, tail), kept with the connection with
+    /// its row parameters (@v0_0, @v0_1, ...: the row's values first, by position), so a call only sets values and steps.
+    /// </summary>
+    private static async Task ExecuteRowByRowAsync<T>(SqliteConnection c, DbTransaction tx, string head, string tail, IReadOnlyList<T> rows,
+        Func<T, object?[]> values, CancellationToken ct, Action<DbCommand>? extra)
+    {
+        var first = values(rows[0]);
+        var width = first.Length;
+        var cache = RowCommands.GetOrCreateValue(c);
+        if (!cache.TryGetValue((head, tail), out var cmd))
+        {
+            var names = Enumerable.Range(0, width).Select(j => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"@v0_{j}")).ToArray();
+            cmd = c.Command($"{head} VALUES ({string.Join(", ", names)}){tail}", tx);
+            foreach (var name in names) cmd.With(name, null);
+            cache[(head, tail)] = cmd;
+        }
+
+        cmd.Transaction = tx;
+        while (cmd.Parameters.Count > width) cmd.Parameters.RemoveAt(cmd.Parameters.Count - 1);
+        extra?.Invoke(cmd);
+        for (var i = 0; i < rows.Count; i++)
+        {
+            var v = i == 0 ? first : values(rows[i]);
+            for (var j = 0; j < width; j++) cmd.Parameters[j].Value = ToDb(cmd, v[j]);
+            await cmd.ExecuteNonQueryAsync(ct);
         }
     }
 

@@ -14,6 +14,8 @@ namespace Tally.Storage;
 /// If a unit throws, the batch is rolled back and each unit is run again in its own transaction, so one
 /// bad unit fails alone and nothing half-written survives.
 /// SQLite gets one writer (it has one write lock anyway); PostgreSQL several, with row locks in the SQL.
+/// On SQLite the WAL is checkpointed (its pages copied into the database file) by a background task on its own
+/// connection, not by the committing writer: the copy then runs beside the next group instead of in front of it.
 /// </remarks>
 public sealed class WriteQueue : IAsyncDisposable
 {
@@ -22,10 +24,28 @@ public sealed class WriteQueue : IAsyncDisposable
     private readonly Channel<Unit> channel;
     private readonly Task[] writers;
     private readonly int maxBatch;
+    private readonly Task? checkpointer;
+    private readonly SemaphoreSlim committed = new(0, 1);
+    private readonly CancellationTokenSource stopping = new();
+
+    /// <summary>How long the checkpointer lets commits gather before copying them: a page written by several commits is copied once.</summary>
+    public static readonly TimeSpan CheckpointInterval = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>
+    /// The writer's own checkpoint threshold, in pages (64 MB): a backstop that only a checkpointer far behind lets the WAL
+    /// reach. SQLite's default of 1,000 pages had the writer copy ≈ 4 MB every few groups: about half of a worker group's commit.
+    /// </summary>
+    private const int WriterAutoCheckpointPages = 16_384;
+
+    private const int MaxCheckpointRounds = 4;
+
+    private const int SmallCheckpointPages = 128;
 
     /// <param name="maxBatch">Units per group. It must hold what arrives while one long unit runs (a stretched worker batch:
     /// ≈ 100 ms at 5k requests/s is ≈ 500), or those arrivals are served a group at a time behind each batch and fall behind.</param>
-    public WriteQueue(Database db, ILogger<WriteQueue> logger, int writerCount = 0, int maxBatch = 4096)
+    /// <param name="checkpointInterval">SQLite: how long after a commit the background checkpoint runs (default
+    /// <see cref="CheckpointInterval"/>); <see cref="Timeout.InfiniteTimeSpan"/> leaves it to <see cref="CheckpointAsync"/> calls (tests).</param>
+    public WriteQueue(Database db, ILogger<WriteQueue> logger, int writerCount = 0, int maxBatch = 4096, TimeSpan? checkpointInterval = null)
     {
         this.db = db;
         this.logger = logger;
@@ -36,9 +56,92 @@ public sealed class WriteQueue : IAsyncDisposable
             SingleReader = false,
             SingleWriter = false,
         });
+        if (db.Kind == StoreKind.Sqlite)
+        {
+            var interval = checkpointInterval ?? CheckpointInterval;
+            checkpointer = interval == Timeout.InfiniteTimeSpan ? Task.CompletedTask : Task.Run(() => CheckpointLoopAsync(interval));
+        }
         var count = writerCount > 0 ? writerCount : db.Kind == StoreKind.Sqlite ? 1 : 4;
         writers = new Task[count];
         for (var i = 0; i < count; i++) writers[i] = Task.Run(RunWriterAsync);
+    }
+
+    /// <summary>Background checkpoints completed since the start (SQLite).</summary>
+    public long Checkpoints => Interlocked.Read(ref checkpoints);
+
+    private long checkpoints;
+
+    /// <summary>A background checkpoint finished: the writer copies the little committed since before its next group (see TryRunAsync).</summary>
+    private volatile bool caughtUp;
+
+    /// <summary>
+    /// After a commit, waits the checkpoint interval and runs <see cref="CheckpointAsync"/>. Durability does not depend on
+    /// any of it: a commit is durable in the WAL (synchronous=FULL), and SQLite recovers an interrupted checkpoint.
+    /// </summary>
+    private async Task CheckpointLoopAsync(TimeSpan interval)
+    {
+        var ct = stopping.Token;
+        try
+        {
+            while (!ct.IsCancellationRequested)
+            {
+                await committed.WaitAsync(ct);
+                await Task.Delay(interval, ct);
+                try
+                {
+                    await CheckpointAsync(ct);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    // The writer's backstop threshold still bounds the WAL; try again after the next commit.
+                    logger.LogWarning(ex, "WAL checkpoint failed");
+                    if (checkpointConnection is not null) await checkpointConnection.DisposeAsync();
+                    checkpointConnection = null;
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private DbConnection? checkpointConnection;
+
+    /// <summary>
+    /// Copies the WAL into the database file on the checkpointer's connection: PASSIVE checkpoints, which copy what no reader
+    /// still needs and never block the writer or readers, in rounds until one finds little new (what was committed while
+    /// the previous one copied). The writer then copies the little left before its next group (see Writer.TryRunAsync), so
+    /// its next transaction starts the WAL again from its beginning and the file stays the size of an interval's writes.
+    /// </summary>
+    internal async Task CheckpointAsync(CancellationToken ct)
+    {
+        checkpointConnection ??= await db.OpenAsync(ct);
+        long before = -1;
+        for (var round = 0; round < MaxCheckpointRounds; round++)
+        {
+            await using var cmd = checkpointConnection.Command("PRAGMA wal_checkpoint(PASSIVE)");
+            await using var r = await cmd.ExecuteReaderAsync(ct);
+            if (!await r.ReadAsync(ct)) break;
+            var copied = r.GetInt64(2); // (busy, frames in the WAL, frames copied so far)
+            if (before >= 0 && copied >= before && copied - before <= SmallCheckpointPages) break;
+            before = copied;
+        }
+
+        Interlocked.Increment(ref checkpoints);
+        caughtUp = true;
+    }
+
+    private void Committed()
+    {
+        if (checkpointer is null || committed.CurrentCount > 0) return;
+        try
+        {
+            committed.Release();
+        }
+        catch (SemaphoreFullException)
+        {
+            // Another commit signalled first: one checkpoint serves both.
+        }
     }
 
     private long arrived;
@@ -80,6 +183,7 @@ public sealed class WriteQueue : IAsyncDisposable
                 if (batch.Count > 1) batch.Sort(ByLockOrder);
                 if (await writer.TryRunAsync(batch) is null)
                 {
+                    Committed();
                     foreach (var unit in batch) unit.Complete();
                     continue;
                 }
@@ -122,6 +226,7 @@ public sealed class WriteQueue : IAsyncDisposable
                 var error = await TryRunAsync([unit]);
                 if (error is null)
                 {
+                    queue.Committed();
                     unit.Complete();
                     return;
                 }
@@ -143,6 +248,22 @@ public sealed class WriteQueue : IAsyncDisposable
             {
                 if (connection is not null) await connection.DisposeAsync();
                 connection = await queue.db.OpenAsync(CancellationToken.None);
+                if (queue.checkpointer is not null)
+                {
+                    await using var cmd = connection.Command(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                        $"PRAGMA wal_autocheckpoint={WriterAutoCheckpointPages}"));
+                    await cmd.ExecuteNonQueryAsync();
+                }
+            }
+
+            if (queue.caughtUp)
+            {
+                // SQLite starts the WAL again from its beginning only when a write transaction begins with every frame
+                // copied; under a steady load commits land while the background copy runs, so that moment never comes and
+                // the WAL would grow to the backstop. Copying the few frames since, here, makes it come (readers allowing).
+                queue.caughtUp = false;
+                await using var cmd = connection.Command("PRAGMA wal_checkpoint(PASSIVE)");
+                await cmd.ExecuteNonQueryAsync();
             }
 
             DbTransaction? tx = null;
@@ -200,6 +321,12 @@ public sealed class WriteQueue : IAsyncDisposable
         {
             logger.LogError(ex, "Write queue stopped with an error");
         }
+
+        await stopping.CancelAsync();
+        if (checkpointer is not null) await checkpointer;
+        if (checkpointConnection is not null) await checkpointConnection.DisposeAsync();
+        stopping.Dispose();
+        committed.Dispose();
     }
 
     private abstract class Unit

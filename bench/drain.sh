@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# The worker alone: seeds a store with queued orders (worker off, 1,000 order rules by default), then drains copies of it
+# with the worker on and prints orders/s and server CPU per order. With TALLY_DRAIN_BASE=<git ref>, that ref is built
+# too and the two builds drain in turn (base, this tree, base, ...): on a VM whose speed drifts within the hour, only
+# such pairs compare. usage: bench/drain.sh [orders] [rules] [rounds]. Loopback only.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+orders=${1:-30000}; rules=${2:-1000}; rounds=${3:-2}; port=${TALLY_BENCH_PORT:-5189}
+base=${TALLY_DRAIN_BASE:-}
+. bench/build.sh
+work=$(mktemp -d)
+pid=
+cleanup() {
+  [ -n "$pid" ] && { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; }
+  [ -d "$work/base-src" ] && git worktree remove --force "$work/base-src" >/dev/null 2>&1
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+build_or_die publish src/Tally.Server "$work/app"
+build_or_die build bench/Tally.Load "$work/load"
+builds=("$work/app")
+if [ -n "$base" ]; then
+  git worktree add --detach "$work/base-src" "$base" >/dev/null 2>&1
+  build_or_die publish "$work/base-src/src/Tally.Server" "$work/base"
+  builds=("$work/base" "$work/app")
+fi
+
+# start APP DIR: the server from DIR (its data in DIR/data), as a user runs it; sets $pid.
+start() {
+  (cd "$2" && TALLY_BOOTSTRAP_API_KEY=bench-key Logging__LogLevel__Default=Warning \
+    exec dotnet "$1/Tally.Server.dll" --urls "http://127.0.0.1:$port" >>"$2/server.log" 2>&1) &
+  pid=$!
+  for _ in $(seq 150); do curl -fs "http://127.0.0.1:$port/health" >/dev/null && return 0; sleep 0.2; done
+  echo "drain: the server did not start" >&2; cat "$2/server.log" >&2; exit 1
+}
+stop() { kill "$pid"; wait "$pid" 2>/dev/null || true; pid=; }
+
+mkdir "$work/seed"
+Tally__RunWorker=false start "$work/app" "$work/seed"
+bench/publish-rules.sh "http://127.0.0.1:$port" bench-key "$rules" order >/dev/null
+dotnet "$work/load/Tally.Load.dll" "http://127.0.0.1:$port" bench-key 5000 $(( (orders + 4999) / 5000 )) "$work/seed/data/tally.db" offer-only
+stop
+
+queue() { curl -fs -m 5 -H "Authorization: Bearer bench-key" "http://127.0.0.1:$port/api/v1/admin/queue" | grep -Eo '[0-9]+' | head -1; }
+cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+for round in $(seq "$rounds"); do
+  for app in "${builds[@]}"; do
+    run="$work/run"; rm -rf "$run"; mkdir "$run"; cp -r "$work/seed/data" "$run/"
+    start "$app" "$run"
+    # The first 4 s warm the JIT up; the figures are over the rest of the drain.
+    sleep 4
+    t0=$(date +%s.%N); c0=$(cpu); left=$(queue)
+    while [ "$(queue)" != "0" ]; do sleep 0.5; done
+    c1=$(cpu); t1=$(date +%s.%N)
+    stop
+    name=this; [ "$app" = "$work/base" ] && name="base ($base)"
+    awk -v r="$round" -v n="$name" -v left="$left" -v t0="$t0" -v t1="$t1" -v c0="$c0" -v c1="$c1" 'BEGIN {
+      printf "round=%s build=%s drained=%d seconds=%.2f orders_per_s=%.0f server_cpu_us_per_order=%.0f\n",
+        r, n, left, t1 - t0, left / (t1 - t0), (c1 - c0) * 10000 / left }'
+  done
+done

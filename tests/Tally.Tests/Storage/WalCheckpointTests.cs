@@ -9,24 +9,13 @@ namespace Tally.Tests.Storage;
 /// starts the WAL again from its beginning even when commits landed while the copy ran: a steady writer neither copies
 /// in front of its groups nor lets the WAL grow.
 /// </summary>
-public sealed class WalCheckpointTests : IAsyncLifetime
+public sealed class WalCheckpointTests() : MigratedStoreTest("sqlite")
 {
-    private readonly TestStore store = TestStore.Create("sqlite");
-    private Database db = null!;
-
-    public async Task InitializeAsync() => db = await store.OpenMigratedAsync();
-
-    public async Task DisposeAsync()
-    {
-        await db.DisposeAsync();
-        await store.DisposeAsync();
-    }
-
     [Fact]
     public async Task A_commit_that_lands_during_a_checkpoint_does_not_keep_the_wal_from_starting_over()
     {
         // The background loop off: the test runs the checkpoint itself, at the moment that matters.
-        await using var queue = new WriteQueue(db, NullLogger<WriteQueue>.Instance, writerCount: 1, checkpointInterval: Timeout.InfiniteTimeSpan);
+        await using var queue = new WriteQueue(Db, NullLogger<WriteQueue>.Instance, writerCount: 1, checkpointInterval: Timeout.InfiniteTimeSpan);
         await queue.WriteAsync((c, tx) => ExecuteAsync(c, tx, "CREATE TABLE bulk (b BLOB NOT NULL)"));
         // ≈ 2,000 pages: over SQLite's own threshold (1,000), under the writer's, so only a checkpoint call copies them.
         for (var group = 0; group < 40; group++)
@@ -67,7 +56,7 @@ public sealed class WalCheckpointTests : IAsyncLifetime
     /// <summary>The frames in the WAL now: the second column of a PASSIVE checkpoint (which copies, but never starts the WAL over).</summary>
     private async Task<long> WalFramesAsync()
     {
-        await using var c = await db.OpenAsync(CancellationToken.None);
+        await using var c = await Db.OpenAsync(CancellationToken.None);
         await using var cmd = c.Command("PRAGMA wal_checkpoint(PASSIVE)");
         await using var r = await cmd.ExecuteReaderAsync();
         Assert.True(await r.ReadAsync());

@@ -1,4 +1,3 @@
-using Tally.Storage;
 using Tally.Tenants;
 using Tally.Tests.Infrastructure;
 
@@ -9,23 +8,12 @@ public sealed class RevocationRaceOnSqlite() : RevocationRaceTests("sqlite");
 public sealed class RevocationRaceOnPostgres() : RevocationRaceTests("postgres");
 
 /// <summary>Revocations racing on two nodes for every admin key at once leave exactly one of them working.</summary>
-public abstract class RevocationRaceTests(string kind) : IAsyncLifetime
+public abstract class RevocationRaceTests(string kind) : MigratedStoreTest(kind)
 {
-    private readonly TestStore store = TestStore.Create(kind);
-    private Database db = null!;
-
-    public async Task InitializeAsync() => db = await store.OpenMigratedAsync();
-
-    public async Task DisposeAsync()
-    {
-        await db.DisposeAsync();
-        await store.DisposeAsync();
-    }
-
     [Fact]
     public async Task Racing_revocations_of_every_admin_key_leave_exactly_one()
     {
-        var nodes = new[] { new TenantDirectory(db, TimeProvider.System), new TenantDirectory(db, TimeProvider.System) };
+        var nodes = new[] { new TenantDirectory(Db, TimeProvider.System), new TenantDirectory(Db, TimeProvider.System) };
         var first = await nodes[0].CreateTenantAsync("Operators", KeyRole.Admin, null, withSecret: false, CancellationToken.None);
         var working = new List<IssuedKey> { first };
         for (var round = 0; round < 10; round++)

@@ -262,8 +262,16 @@ public sealed class WriteQueue : IAsyncDisposable
                 // copied; under a steady load commits land while the background copy runs, so that moment never comes and
                 // the WAL would grow to the backstop. Copying the few frames since, here, makes it come (readers allowing).
                 queue.caughtUp = false;
-                await using var cmd = connection.Command("PRAGMA wal_checkpoint(PASSIVE)");
-                await cmd.ExecuteNonQueryAsync();
+                try
+                {
+                    await using var cmd = connection.Command("PRAGMA wal_checkpoint(PASSIVE)");
+                    await cmd.ExecuteNonQueryAsync();
+                }
+                catch (DbException ex)
+                {
+                    // Only the WAL's restart is lost: the next background checkpoint will ask again.
+                    queue.logger.LogWarning(ex, "WAL checkpoint in the writer failed");
+                }
             }
 
             DbTransaction? tx = null;

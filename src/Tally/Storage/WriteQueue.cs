@@ -14,8 +14,8 @@ namespace Tally.Storage;
 /// If a unit throws, the batch is rolled back and each unit is run again in its own transaction, so one
 /// bad unit fails alone and nothing half-written survives.
 /// SQLite gets one writer (it has one write lock anyway); PostgreSQL several, with row locks in the SQL.
-/// On SQLite the WAL is checkpointed (its pages copied into the database file) by a background task on its own
-/// connection, not by the committing writer: the copy then runs beside the next group instead of in front of it.
+/// On SQLite the WAL is checkpointed (its pages copied into the database file) mostly by a background task on its own
+/// connection, beside the next group instead of in front of it; the writer copies only the few pages left after it.
 /// </remarks>
 public sealed class WriteQueue : IAsyncDisposable
 {

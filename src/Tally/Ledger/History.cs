@@ -116,6 +116,31 @@ public static class History
         return next == DateTimeOffset.MaxValue ? null : next;
     }
 
+    /// <summary>The due instant of an account with nothing ever due (kept as Unix milliseconds, so whole milliseconds).</summary>
+    public static readonly DateTimeOffset Never = DateTimeOffset.FromUnixTimeMilliseconds(DateTimeOffset.MaxValue.ToUnixTimeMilliseconds());
+
+    /// <summary>
+    /// Whether none of the account's lots can be due at <paramref name="now"/>, so that a movement which only credits (an
+    /// award) or only reads the balance may be decided without them: <paramref name="settleDueAt"/> (a lower bound of
+    /// every lot's activation, expiry and reminder time, null when unknown) lies ahead, and so does the inactivity
+    /// deadline, the one due time that does not come from a lot.
+    /// </summary>
+    public static bool NothingDue(DateTimeOffset? settleDueAt, Account account, ProgramSettings settings, DateTimeOffset now) =>
+        settleDueAt > now && !(InactivityDeadline(account, settings) <= now);
+
+    /// <summary>
+    /// The due instant an account keeps after a movement (the customer row's <c>settle_due_at</c>): <paramref name="next"/>,
+    /// worked out over the lots the movement had, when it had every open lot; otherwise the earlier of that and the
+    /// instant <paramref name="found"/> at load, which still bounds the lots it did not load. <see cref="Never"/> for none.
+    /// </summary>
+    public static DateTimeOffset KeptDue(DateTimeOffset? found, bool allLots, DateTimeOffset? next)
+    {
+        var due = next ?? Never;
+        if (allLots) return due;
+        var kept = found ?? throw new ArgumentException("A movement decided without the open lots found a due instant.", nameof(found));
+        return kept < due ? kept : due;
+    }
+
     private static DateTimeOffset? InactivityDeadline(Account a, ProgramSettings s) =>
         s.ExpiryMode == ExpiryMode.Inactivity && a.LastEarnAt is { } last ? s.Add(last, s.ExpiryAfter) : null;
 }

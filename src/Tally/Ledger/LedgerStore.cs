@@ -18,6 +18,15 @@ public sealed record LoadedAccount(
 {
     /// <summary>What the customer may spend now: the balance less the points promised to accepted, unapplied redemptions.</summary>
     public long Available => Account.Balance - Reserved;
+
+    /// <summary>
+    /// The customer row's <c>settle_due_at</c>: no lot of the account activates, expires or is reminded of before it, and a
+    /// settle job is scheduled at it while it lies ahead (<see cref="History.Never"/> when nothing is); null when unknown.
+    /// </summary>
+    public DateTimeOffset? SettleDueAt { get; init; }
+
+    /// <summary>Every open lot of the account was loaded; false when an award was decided without them (nothing was due).</summary>
+    public bool AllLots { get; init; } = true;
 }
 
 /// <summary>What a persisted movement did to the balance, for the answer and the <c>points</c> event.</summary>
@@ -35,7 +44,7 @@ public static class LedgerStore
 
     private const string CustomerColumns =
         "customer_id, points_balance, pending_points, lifetime_earned, lifetime_redeemed, lifetime_expired, last_earn_at, is_locked, " +
-        "is_closed, reserved_points, tier, tier_ends_at, tier_reminded_for, reminded_until, created_at, date_of_birth";
+        "is_closed, reserved_points, tier, tier_ends_at, tier_reminded_for, reminded_until, created_at, date_of_birth, settle_due_at";
 
     private const string LotColumns =
         "lot_id, customer_id, ledger, points, remaining, reversed, expired, earned_at, available_at, is_pending, expires_at, source_key, source_event_id, from_lot_id";
@@ -80,8 +89,18 @@ public static class LedgerStore
         var (before, _) = await SettingsAsync(c, tx, tenantId, ct);
         var version = Convert.ToInt32(await cmd.With("@t", tenantId).With("@j", settings.ToJson()).With("@now", now).ExecuteScalarAsync(ct), CultureInfo.InvariantCulture);
         if (TierRules(before) != TierRules(settings)) await SettleEveryoneAsync(c, tx, tenantId, $"{SettleJob}:program:{version}:", now, ct);
+        if (DueRules(before) != DueRules(settings))
+        {
+            // The kept due instants were worked out under the old expiry and reminder rules: unknown now, so each account's
+            // next movement loads its lots and works its instant out again (LoadedAccount.SettleDueAt).
+            await using var forget = c.Command("UPDATE customers SET settle_due_at = NULL WHERE tenant_id = @t AND settle_due_at IS NOT NULL", tx);
+            await forget.With("@t", tenantId).ExecuteNonQueryAsync(ct);
+        }
+
         return version;
     }
+
+    private static string DueRules(ProgramSettings s) => $"{s.ExpiryMode}|{s.ExpiryAfter}|{s.ExpiryReminderBefore}|{s.TimeZone.Id}";
 
     private static string TierRules(ProgramSettings s) =>
         $"{string.Join(";", s.Tiers.Select(t => $"{t.Name}={t.Threshold}"))}|{s.TierMeasure}|{s.TierPeriod}";
@@ -108,8 +127,22 @@ public static class LedgerStore
     /// Loads the customer's main-ledger account with its open lots and any <paramref name="extraLots"/> (an award's
     /// or a redemption's lots); null when there is no such customer. <paramref name="lockClause"/> is Database.ForUpdate for writes.
     /// </summary>
-    public static async Task<LoadedAccount?> LoadAsync(DbConnection c, DbTransaction? tx, Guid tenantId, Guid customerId, string lockClause,
-        CancellationToken ct, IReadOnlyCollection<Guid>? extraLots = null)
+    public static Task<LoadedAccount?> LoadAsync(DbConnection c, DbTransaction? tx, Guid tenantId, Guid customerId, string lockClause,
+        CancellationToken ct, IReadOnlyCollection<Guid>? extraLots = null) =>
+        LoadAsync(c, tx, tenantId, customerId, lockClause, null, default, ct, extraLots);
+
+    /// <summary>
+    /// As <see cref="LoadAsync(DbConnection, DbTransaction?, Guid, Guid, string, CancellationToken, IReadOnlyCollection{Guid}?)"/>,
+    /// but without the open lots when nothing of theirs can be due at <paramref name="now"/> (<see cref="History.NothingDue"/>):
+    /// for movements that only credit (an award) or only read the balance, which then cost the same however many lots the
+    /// customer holds. The answer says which it did (<see cref="LoadedAccount.AllLots"/>).
+    /// </summary>
+    public static Task<LoadedAccount?> LoadForCreditAsync(DbConnection c, DbTransaction? tx, Guid tenantId, Guid customerId, string lockClause,
+        ProgramSettings settings, DateTimeOffset now, CancellationToken ct) =>
+        LoadAsync(c, tx, tenantId, customerId, lockClause, settings, now, ct, null);
+
+    private static async Task<LoadedAccount?> LoadAsync(DbConnection c, DbTransaction? tx, Guid tenantId, Guid customerId, string lockClause,
+        ProgramSettings? creditOnly, DateTimeOffset now, CancellationToken ct, IReadOnlyCollection<Guid>? extraLots)
     {
         LoadedAccount loaded;
         {
@@ -118,6 +151,8 @@ public static class LedgerStore
             if (!await r.ReadAsync(ct)) return null;
             loaded = ReadAccount(r);
         }
+
+        if (creditOnly is not null && History.NothingDue(loaded.SettleDueAt, loaded.Account, creditOnly, now)) return loaded with { AllLots = false };
 
         var lots = new Dictionary<Guid, Lot>();
         {
@@ -191,9 +226,9 @@ public static class LedgerStore
     /// </summary>
     public static async Task<long> SpendableAsync(DbConnection c, DbTransaction? tx, Guid tenantId, Guid customerId, DateTimeOffset now, CancellationToken ct)
     {
-        var loaded = await LoadAsync(c, tx, tenantId, customerId, "", ct);
-        if (loaded is null) return 0;
         var (settings, _) = await SettingsAsync(c, tx, tenantId, ct);
+        var loaded = await LoadForCreditAsync(c, tx, tenantId, customerId, "", settings, now, ct);
+        if (loaded is null) return 0;
         return Movements.Settle(loaded.Account, settings, Cause.Schedule("spendable"), now).Account.Balance - loaded.Reserved;
     }
 
@@ -321,22 +356,23 @@ public static class LedgerStore
 
         var tier = await DecideTierAsync(c, tx, tenantId, before.Tier, a, settings, now, ct);
         await RecordAsync(c, tx, tenantId, tier.Events, now, ct);
+        var (due, job) = NextSettle(before, a, tier.Status, settings, now);
 
         {
             var update = c.Prepared(
             """
             UPDATE customers SET points_balance = @b, pending_points = @p, lifetime_earned = @le, lifetime_redeemed = @lr, lifetime_expired = @lx,
                 last_earn_at = @last, is_closed = @closed, reserved_points = reserved_points + @rd, tier = @tier, tier_ends_at = @tend,
-                tier_reminded_for = @trem, reminded_until = COALESCE(@ru, reminded_until), changed_at = @now
+                tier_reminded_for = @trem, reminded_until = COALESCE(@ru, reminded_until), settle_due_at = @due, changed_at = @now
             WHERE tenant_id = @t AND customer_id = @c
             """, tx);
             await update.With("@b", a.Balance).With("@p", a.Pending).With("@le", a.LifetimeEarned).With("@lr", a.LifetimeRedeemed)
                 .With("@lx", a.LifetimeExpired).With("@last", a.LastEarnAt).With("@closed", a.IsClosed).With("@rd", reservedDelta)
                 .With("@tier", tier.Status.Tier).With("@tend", tier.Status.PeriodEndsAt).With("@trem", tier.Status.RemindedFor)
-                .With("@ru", remindedUntil).With("@now", now).With("@t", tenantId).With("@c", a.CustomerId).ExecuteNonQueryAsync(ct);
+                .With("@ru", remindedUntil).With("@due", due).With("@now", now).With("@t", tenantId).With("@c", a.CustomerId).ExecuteNonQueryAsync(ct);
         }
 
-        await ScheduleNextAsync(c, tx, tenantId, a, tier.Status, settings, now, ct);
+        if (job is { } j) await Scheduler.ScheduleAsync(c, tx, tenantId, a.CustomerId, SettleJob, j.Key, j.DueAt, null, ct);
 
         var previous = before.Account.Balance;
         if (queuePoints && a.Balance != previous && posting.Entries.Count > 0 && await Rules.RuleData.HasActivePointsRulesAsync(c, tx, tenantId, ct))
@@ -401,6 +437,7 @@ public static class LedgerStore
 
         var events = new List<LedgerEvent>();
         var tiers = new List<TierStatus>(settled.Count);
+        var dues = new List<DateTimeOffset>(settled.Count);
         var next = new List<(Guid Customer, string Key, DateTimeOffset DueAt)>();
         foreach (var (before, posting, reminders) in settled)
         {
@@ -411,7 +448,9 @@ public static class LedgerStore
             events.AddRange(reminders);
             events.AddRange(posting.Events);
             events.AddRange(tier.Events);
-            if (NextSettle(a, tier.Status, settings, now) is { } job) next.Add((a.CustomerId, job.Key, job.DueAt));
+            var (due, job) = NextSettle(before, a, tier.Status, settings, now);
+            dues.Add(due);
+            if (job is { } j) next.Add((a.CustomerId, j.Key, j.DueAt));
         }
 
         await RecordAsync(c, tx, tenantId, events, now, ct);
@@ -421,12 +460,13 @@ public static class LedgerStore
             """
             UPDATE customers SET points_balance = v.column2, pending_points = v.column3, lifetime_earned = v.column4, lifetime_redeemed = v.column5,
                 lifetime_expired = v.column6, last_earn_at = CAST(v.column7 AS BIGINT), tier = CAST(v.column8 AS TEXT),
-                tier_ends_at = CAST(v.column9 AS BIGINT), tier_reminded_for = CAST(v.column10 AS BIGINT), reminded_until = @now, changed_at = @now FROM (
+                tier_ends_at = CAST(v.column9 AS BIGINT), tier_reminded_for = CAST(v.column10 AS BIGINT), settle_due_at = v.column11,
+                reminded_until = @now, changed_at = @now FROM (
             """,
             ") AS v WHERE customers.tenant_id = @tenant AND customers.customer_id = v.column1",
-            [.. settled.Select((s, i) => (s.Posting.Account, Tier: tiers[i]))],
+            [.. settled.Select((s, i) => (s.Posting.Account, Tier: tiers[i], Due: dues[i]))],
             x => [x.Account.CustomerId, x.Account.Balance, x.Account.Pending, x.Account.LifetimeEarned, x.Account.LifetimeRedeemed,
-                x.Account.LifetimeExpired, x.Account.LastEarnAt, x.Tier.Tier, x.Tier.PeriodEndsAt, x.Tier.RemindedFor],
+                x.Account.LifetimeExpired, x.Account.LastEarnAt, x.Tier.Tier, x.Tier.PeriodEndsAt, x.Tier.RemindedFor, x.Due],
             ct, cmd => cmd.With("@now", now).With("@tenant", tenantId));
 
         await c.ExecuteRowsAsync(tx, "INSERT INTO scheduled_jobs (tenant_id, customer_id, kind, job_key, due_at, payload, status, attempts)",
@@ -440,12 +480,18 @@ public static class LedgerStore
         }
     }
 
-    /// <summary>Schedules the account's next settle job (activation, expiry, reminder, tier period end); keyed by the instant, so it is idempotent.</summary>
-    public static async Task ScheduleNextAsync(DbConnection c, DbTransaction tx, Guid tenantId, Account a, TierStatus tier, ProgramSettings settings,
-        DateTimeOffset now, CancellationToken ct)
+    /// <summary>
+    /// What the customer row keeps as <c>settle_due_at</c> after a movement, and the settle job to schedule (null when there
+    /// is none, or when the one at the kept instant is scheduled already). A movement decided without the open lots
+    /// (<see cref="LoadedAccount.AllLots"/> false) keeps the earlier of the instant it found and what its own lots and tier bring.
+    /// </summary>
+    private static (DateTimeOffset Due, (string Key, DateTimeOffset DueAt)? Job) NextSettle(LoadedAccount before, Account a, TierStatus tier,
+        ProgramSettings settings, DateTimeOffset now)
     {
-        if (NextSettle(a, tier, settings, now) is not { } next) return;
-        await Scheduler.ScheduleAsync(c, tx, tenantId, a.CustomerId, SettleJob, next.Key, next.DueAt, null, ct);
+        var next = NextSettle(a, tier, settings, now);
+        var due = History.KeptDue(before.SettleDueAt, before.AllLots, next?.DueAt);
+        // The job at an instant still ahead that the row already named was scheduled with it.
+        return (due, next is null || (before.SettleDueAt == due && due > now) ? null : next);
     }
 
     private static (string Key, DateTimeOffset DueAt)? NextSettle(Account a, TierStatus tier, ProgramSettings settings, DateTimeOffset now)
@@ -574,7 +620,7 @@ public static class LedgerStore
             IsClosed = r.GetBool(8),
         };
         return new LoadedAccount(account, r.GetInt64(9), new TierStatus(r.GetStringOrNull(10), r.GetInstantOrNull(11), r.GetInstantOrNull(12)),
-            r.GetInstantOrNull(13), r.GetInstant(14), r.GetDateOrNull(15));
+            r.GetInstantOrNull(13), r.GetInstant(14), r.GetDateOrNull(15)) { SettleDueAt = r.GetInstantOrNull(16) };
     }
 
     private static Lot ReadLot(DbDataReader r) => new()

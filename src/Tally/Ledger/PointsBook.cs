@@ -36,13 +36,14 @@ public static class PointsBook
         var wanted = awards.Where(x => x.Decision.Points > 0).ToList();
         if (wanted.Count == 0) return 0;
         var (c, tx, now) = (ctx.Connection, ctx.Tx, ctx.Now);
-        var loaded = await LedgerStore.LoadAsync(c, tx, tenantId, customerId, ctx.Db.ForUpdate, ct)
+        var (settings, _) = await LedgerStore.SettingsAsync(c, tx, tenantId, ct);
+        // An award only credits: unless something of the account is due, its open lots are not needed (docs/ledger.md).
+        var loaded = await LedgerStore.LoadForCreditAsync(c, tx, tenantId, customerId, ctx.Db.ForUpdate, settings, now, ct)
             ?? throw new InvalidOperationException($"Customer {customerId} does not exist");
         var claimed = assessedOnce
             ? wanted.Select(x => x.Cause.Key).ToHashSet(StringComparer.Ordinal)
             : await LedgerStore.ClaimAllAsync(c, tx, tenantId, [.. wanted.Select(x => x.Cause.Key)], customerId, now, ct);
         if (claimed.Count == 0) return 0;
-        var (settings, _) = await LedgerStore.SettingsAsync(c, tx, tenantId, ct);
 
         var steps = new List<Posting>(claimed.Count);
         var account = loaded.Account;

@@ -369,6 +369,12 @@ public static class Migrations
         WHERE EXISTS (SELECT 1 FROM event_traces t WHERE t.tenant_id = events.tenant_id AND t.event_id = events.event_id);
         DROP TABLE event_traces;
         """),
+        (10, "the instant an account's next settle work is due, kept on the customer",
+        // A lower bound of the account's lots' activation, expiry and reminder times (NULL: unknown). While it lies ahead
+        // an award needs none of the open lots (docs/ledger.md "Awards without the open lots").
+        """
+        ALTER TABLE customers ADD COLUMN settle_due_at BIGINT NULL;
+        """),
     ];
 
     /// <summary>

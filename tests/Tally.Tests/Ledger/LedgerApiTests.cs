@@ -661,6 +661,41 @@ public abstract class LedgerApiTests<TApp>(TApp app) : IClassFixture<TApp>
     }
 
     [Fact]
+    public async Task An_award_decided_without_the_open_lots_still_schedules_its_own_earlier_expiry()
+    {
+        await Program(new { expiry = new { mode = "aging", after = "P12M" } });
+        var (tenant, customer) = await NewCustomer();
+        var eventId = await Action(customer);
+        Assert.True(await app.EarnAsync(tenant, customer, eventId, 100)); // the customer's first lot: loaded with every lot (none)
+        Assert.True(await app.EarnAsync(tenant, customer, eventId, 30, expiresAfter: "P2D", outcome: 1)); // nothing due: without them
+
+        await Advance("P3D");
+
+        var after = await BalanceOf(customer);
+        Assert.Equal(100, (long)after["balance"]!);
+        Assert.Equal(30, (long)after["expired"]!);
+        Assert.Contains("pointsExpired", await ActivityTypes(customer));
+        await Program(new { });
+    }
+
+    [Fact]
+    public async Task Reminders_turned_on_after_points_were_earned_still_come_before_those_points_expire()
+    {
+        await Program(new { expiry = new { mode = "aging", after = "P60D" }, reminders = new { expiryBefore = "P0D" } });
+        var (tenant, customer) = await NewCustomer();
+        var eventId = await Action(customer);
+        Assert.True(await app.EarnAsync(tenant, customer, eventId, 100));
+        await Program(new { expiry = new { mode = "aging", after = "P60D" }, reminders = new { expiryBefore = "P30D" } });
+        await Advance("P10D");
+        Assert.True(await app.EarnAsync(tenant, customer, eventId, 5, outcome: 1)); // its own reminder falls at day 40
+
+        await Advance("P21D"); // day 31: the first award's reminder (day 30) is due
+
+        Assert.Contains("pointsExpiryReminder", await ActivityTypes(customer));
+        await Program(new { });
+    }
+
+    [Fact]
     public async Task An_order_that_introduces_a_customer_records_customerAdded_then_transactionAdded_once()
     {
         var customer = Guid.NewGuid();

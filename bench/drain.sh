@@ -2,7 +2,8 @@
 # The worker alone: seeds a store with queued orders (worker off, 1,000 order rules by default), then drains copies of it
 # with the worker on and prints orders/s and server CPU per order. With TALLY_DRAIN_BASE=<git ref>, that ref is built
 # too and the two builds drain in turn (base, this tree, base, ...): on a VM whose speed drifts within the hour, only
-# such pairs compare. usage: bench/drain.sh [orders] [rules] [rounds]. Loopback only.
+# such pairs compare. usage: bench/drain.sh [orders] [rules] [rounds]; TALLY_LOAD_CUSTOMERS=<n> spreads the orders over n
+# customers (5,000 by default; fewer make loyal customers with many open lots). Loopback only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 orders=${1:-30000}; rules=${2:-1000}; rounds=${3:-2}; port=${TALLY_BENCH_PORT:-5189}

@@ -2,6 +2,7 @@
 // processing lag (processed_at - received_at) of every event from the embedded store's file.
 // usage: Tally.Load <baseUrl> <apiKey> <eventsPerSecond> <seconds> <path to tally.db> [offer-only]
 // offer-only: stop after offering (the worker is off; bench/lag.sh's split mode times the drain itself).
+// TALLY_LOAD_CUSTOMERS: how many customers the orders go round (5,000 by default; fewer make loyal customers with many lots).
 using System.Diagnostics;
 using System.Globalization;
 using System.Net.Http.Headers;
@@ -17,6 +18,7 @@ using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer
 };
 http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
 
+var customers = int.TryParse(Environment.GetEnvironmentVariable("TALLY_LOAD_CUSTOMERS"), CultureInfo.InvariantCulture, out var c) && c > 0 ? c : 5000;
 var failures = new System.Collections.Concurrent.ConcurrentDictionary<string, int>();
 var inFlight = new List<Task<bool>>(rate * seconds);
 // When each order (by its number, the "o{n}" of its orderId) was handed to the client: the lag from the send includes
@@ -77,7 +79,7 @@ Console.WriteLine($"lag_from_send_ms p50={P(fromSend, 0.50)} p99={P(fromSend, 0.
 
 async Task<bool> PostAsync(long n)
 {
-    var customer = $"3fa85f64-5717-4562-b3fc-{n % 5000:x12}";
+    var customer = $"3fa85f64-5717-4562-b3fc-{n % customers:x12}";
     var lines = new StringBuilder();
     decimal total = 0;
     for (var i = 0; i < 5; i++)

@@ -247,12 +247,27 @@ public sealed class WriteQueue : IAsyncDisposable
             if (connection is not { State: System.Data.ConnectionState.Open })
             {
                 if (connection is not null) await connection.DisposeAsync();
-                connection = await queue.db.OpenAsync(CancellationToken.None);
-                if (queue.checkpointer is not null)
+                connection = null;
+                DbConnection? opened = null;
+                try
                 {
-                    await using var cmd = connection.Command(string.Create(System.Globalization.CultureInfo.InvariantCulture,
-                        $"PRAGMA wal_autocheckpoint={WriterAutoCheckpointPages}"));
-                    await cmd.ExecuteNonQueryAsync();
+                    opened = await queue.db.OpenAsync(CancellationToken.None);
+                    if (queue.checkpointer is not null)
+                    {
+                        await using var cmd = opened.Command(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                            $"PRAGMA wal_autocheckpoint={WriterAutoCheckpointPages}"));
+                        await cmd.ExecuteNonQueryAsync();
+                    }
+
+                    connection = opened;
+                }
+                catch (Exception ex)
+                {
+                    // The database is out of reach (a restart, a network cut): these units fail, the writer lives on and
+                    // opens a connection again for the next ones.
+                    if (opened is not null) await opened.DisposeAsync();
+                    queue.logger.LogWarning(ex, "The writer could not open its connection");
+                    return ex;
                 }
             }
 

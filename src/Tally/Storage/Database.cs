@@ -34,7 +34,7 @@ public sealed class Database : IAsyncDisposable
 
     public StoreKind Kind { get; }
 
-    public const int DefaultCacheMegabytes = 32;
+    public const int DefaultCacheMegabytes = 8;
 
     private string pragmas = Pragmas(DefaultCacheMegabytes);
 
@@ -80,9 +80,11 @@ public sealed class Database : IAsyncDisposable
         await c.OpenAsync(ct);
         using var cmd = c.CreateCommand();
         // FULL: a commit has reached the disk before we answer 200. busy_timeout: readers and the
-        // single writer may briefly meet on the WAL checkpoint. cache_size: 32 MB of pages per connection by
-        // default (Tally:SqliteCacheMb; SQLite's own default is 2 MB), so the indexes' hot pages stay in memory as the tables grow.
-        // Its price: every commit walks the cache's whole hash table (pcache1TruncateUnsafe), 4% of ingestion's CPU at 32 MB.
+        // single writer may briefly meet on the WAL checkpoint. cache_size: 8 MB of pages per connection by default
+        // (Tally:SqliteCacheMb; SQLite's own default is 2 MB); what it misses, the OS's page cache serves. Larger is slower:
+        // a commit whose B-tree balance swapped two pages' numbers (SQLite parks one at the lock-byte page's number meanwhile)
+        // walks the cache's whole hash table (pcache1TruncateUnsafe), and a WAL reader whose snapshot moved clears its
+        // cache the same way; at 32 MB the walks took 7% of ingestion's CPU (docs/benchmarks.md, session 15).
 #pragma warning disable CA2100 // built from an integer setting, never from a request
         cmd.CommandText = pragmas;
 #pragma warning restore CA2100

@@ -122,13 +122,18 @@ public static class Sql
     private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<DbConnection, Dictionary<(string Head, string Tail), DbCommand>> RowCommands = [];
 
     /// <summary>
-    /// SQLite's side of <see cref="ExecuteRowsAsync"/>: one single-row statement per (head, tail), kept with the connection with
+    /// SQLite's side of <see cref="ExecuteRowsAsync"/>: <see cref="SqliteRows"/> steps one prepared single-row statement per row;
+    /// rows holding a value it does not bind come here, to one single-row command per (head, tail) kept with the connection with
     /// its row parameters (@v0_0, @v0_1, ...: the row's values first, by position), so a call only sets values and steps.
     /// </summary>
     private static async Task ExecuteRowByRowAsync<T>(SqliteConnection c, DbTransaction tx, string head, string tail, IReadOnlyList<T> rows,
         Func<T, object?[]> values, CancellationToken ct, Action<DbCommand>? extra)
     {
-        var first = values(rows[0]);
+        var all = new object?[rows.Count][];
+        for (var i = 0; i < rows.Count; i++) all[i] = values(rows[i]);
+        if (SqliteRows.TryExecute(c, head, tail, all, extra)) return;
+
+        var first = all[0];
         var width = first.Length;
         var cache = RowCommands.GetOrCreateValue(c);
         if (!cache.TryGetValue((head, tail), out var cmd))
@@ -144,7 +149,7 @@ public static class Sql
         extra?.Invoke(cmd);
         for (var i = 0; i < rows.Count; i++)
         {
-            var v = i == 0 ? first : values(rows[i]);
+            var v = all[i];
             for (var j = 0; j < width; j++) cmd.Parameters[j].Value = ToDb(cmd, v[j]);
             await cmd.ExecuteNonQueryAsync(ct);
         }

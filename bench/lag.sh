@@ -2,7 +2,8 @@
 # End-to-end processing lag: 1,000 active order rules, order events offered at a fixed rate (open loop),
 # lag = processed_at - received_at of every event, read from the embedded store afterwards, and lag from the send
 # (processed_at - the moment the load generator offered it: includes any wait in the client).
-# usage: bench/lag.sh [events/s] [seconds] [rules]. Loopback only.
+# usage: bench/lag.sh [events/s] [seconds] [rules]. Loopback only. TALLY_LOAD_WARMUP=<seconds> offers warm-up orders at the
+# same rate first and waits for them to be processed (a warm server; they are left out of the figures).
 # TALLY_BENCH_SPLIT=1: offer with the worker off, then restart with it on and time the drain alone: the worker's own
 # rate and its server CPU per queued order (what decides the sustainable rate on SQLite's single writer).
 set -euo pipefail

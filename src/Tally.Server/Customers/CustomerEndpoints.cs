@@ -184,7 +184,11 @@ public static class CustomerEndpoints
         var (outcome, entry, available) = await services.GetRequiredService<WriteQueue>().WriteAsync(async (c, tx) =>
         {
             var ct = CancellationToken.None;
-            var loaded = await LedgerStore.LoadAsync(c, tx, tenantId, id, db.ForUpdate, ct);
+            var (settings, _) = await LedgerStore.SettingsAsync(c, tx, tenantId, ct);
+            // A credit needs the open lots only when something of theirs is due; a deduction spends from them.
+            var loaded = points > 0
+                ? await LedgerStore.LoadForCreditAsync(c, tx, tenantId, id, db.ForUpdate, settings, now, ct)
+                : await LedgerStore.LoadAsync(c, tx, tenantId, id, db.ForUpdate, ct);
             if (loaded is null) return (AdjustOutcome.Missing, (PostedEntry?)null, 0L);
             if (await LedgerStore.ClaimedByAsync(c, tx, tenantId, cause.Key, ct) is { } owner)
             {
@@ -194,7 +198,6 @@ public static class CustomerEndpoints
                 return (AdjustOutcome.Replayed, first ?? new PostedEntry(0, owner, Account.MainLedger, "adjustment", 0, 0, null, null, null, null, null, now), 0L);
             }
 
-            var (settings, _) = await LedgerStore.SettingsAsync(c, tx, tenantId, ct);
             var decided = Movements.Adjust(loaded.Account, settings, points, cause, now, request.Reason);
             // A deduction must also leave the points promised to accepted redemptions.
             if (decided is Refused<Posting> { Reason: Refusal.AccountClosed }) return (AdjustOutcome.Closed, null, 0L);

@@ -89,7 +89,8 @@ public class LedgerProperties
                 switch (v % 11)
                 {
                     case 0 or 1:
-                        Earn(who, points, key, v % 3 == 0 ? P("P1M") : null, v % 5 == 0 ? P("P0D") : null);
+                        var (expiresAfter, pendingFor) = (v % 3 == 0 ? P("P1M") : null, v % 5 == 0 ? P("P0D") : null);
+                        Credit(who, key, a => Movements.Earn(a, s, points, key, now, expiresAfter, pendingFor));
                         break;
                     case 2:
                         Apply(() => Movements.Redeem(accounts[who], s, points, key, now), key);
@@ -110,8 +111,11 @@ public class LedgerProperties
                     case 7:
                         Apply(() => Movements.Transfer(accounts[who], accounts[other], s, points, key, now), key);
                         break;
+                    case 8 when v % 2 == 0:
+                        Credit(who, key, a => Movements.Adjust(a, s, points, key, now));
+                        break;
                     case 8:
-                        Apply(() => Movements.Adjust(accounts[who], s, v % 2 == 0 ? points : -points, key, now), key);
+                        Apply(() => Movements.Adjust(accounts[who], s, -points, key, now), key);
                         break;
                     case 9:
                         Apply(() => Movements.ExpireOlderThan(accounts[who], s, v % 2 == 0 ? P("P1M") : null, key, now), key);
@@ -129,18 +133,18 @@ public class LedgerProperties
         }
 
         /// <summary>
-        /// An award as the store makes it: when nothing of the account can be due it is decided without the open lots, and
-        /// must then post exactly what the full account would; the kept due instant must still bound every open lot.
+        /// A credit (an award, a positive adjustment) as the store makes it: when nothing of the account can be due it is
+        /// decided without the open lots, and must then post exactly what the full account would; the kept due instant must
+        /// still bound every open lot.
         /// </summary>
-        private void Earn(Guid who, long points, Cause key, NodaTime.Period? expiresAfter, NodaTime.Period? pendingFor)
+        private void Credit(Guid who, Cause key, Func<Account, Decision<Posting>> decide)
         {
             var full = accounts[who];
             var before = known[who];
-            Decision<Posting> Decide(Account a) => Movements.Earn(a, s, points, key, now, expiresAfter, pendingFor);
-            Apply(() => Decide(full), key);
+            Apply(() => decide(full), key);
             if (!History.NothingDue(before, full, s, now)) return;
 
-            var (whole, part) = (Decide(full), Decide(full with { Lots = [] }));
+            var (whole, part) = (decide(full), decide(full with { Lots = [] }));
             Assert.Equal(whole.GetType(), part.GetType());
             if (whole is not Accepted<Posting> { Value: var w } || part is not Accepted<Posting> { Value: var p }) return;
             Assert.Equal(w.Entries.Select(Shape), p.Entries.Select(Shape));

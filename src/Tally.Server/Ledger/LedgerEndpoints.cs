@@ -90,9 +90,11 @@ public static class LedgerEndpoints
         var tenantId = http.Caller().TenantId;
         var view = await db.ReadAsync(async c =>
         {
-            var loaded = await LedgerStore.LoadAsync(c, null, tenantId, id, "", ct);
-            if (loaded is null) return null;
             var (settings, _) = await LedgerStore.SettingsAsync(c, null, tenantId, ct);
+            // The expiring list looks one reminder period ahead: when nothing of the account falls due before that window
+            // ends, no lot can be in it, and the open lots need not be read (O(1) however many a loyal customer holds).
+            var loaded = await LedgerStore.LoadForCreditAsync(c, null, tenantId, id, "", settings, settings.Add(now, settings.ExpiryReminderBefore), ct);
+            if (loaded is null) return null;
             if (at is { } past && past < now)
             {
                 // Time travel sums the entries that had taken effect; the tier is today's, lots are not replayed.

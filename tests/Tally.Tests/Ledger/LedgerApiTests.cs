@@ -679,6 +679,26 @@ public abstract class LedgerApiTests<TApp>(TApp app) : IClassFixture<TApp>
     }
 
     [Fact]
+    public async Task The_balance_lists_points_expiring_within_the_reminder_period_and_nothing_when_none_do()
+    {
+        await Program(new { expiry = new { mode = "aging", after = "P12M" }, reminders = new { expiryBefore = "P30D" } });
+        var (tenant, customer) = await NewCustomer();
+        var eventId = await Action(customer);
+        Assert.True(await app.EarnAsync(tenant, customer, eventId, 100));
+        var far = await BalanceOf(customer); // nothing falls due within the next 30 days: read without the open lots
+        Assert.Equal(100, (long)far["balance"]!);
+        Assert.Empty(far["expiring"]!.AsArray());
+
+        // Already inside its reminder period when earned: its reminder time has passed, its expiry has not.
+        Assert.True(await app.EarnAsync(tenant, customer, eventId, 30, expiresAfter: "P7D", outcome: 1));
+        var soon = await BalanceOf(customer);
+        Assert.Equal(130, (long)soon["balance"]!);
+        var expiring = Assert.Single(soon["expiring"]!.AsArray());
+        Assert.Equal(30, (long)expiring!["points"]!);
+        await Program(new { });
+    }
+
+    [Fact]
     public async Task Reminders_turned_on_after_points_were_earned_still_come_before_those_points_expire()
     {
         await Program(new { expiry = new { mode = "aging", after = "P60D" }, reminders = new { expiryBefore = "P0D" } });

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
+using Tally.Customers;
 using Tally.Events;
 using Tally.Ledger;
 using Tally.Server.Customers;
@@ -123,7 +124,7 @@ public static class LedgerEndpoints
         var tenantId = http.Caller().TenantId;
         var page = await db.ReadAsync(async c =>
         {
-            if (await LedgerStore.LoadAsync(c, null, tenantId, id, "", ct) is null) return null;
+            if (await CustomerData.GetAsync(c, null, tenantId, id, ct) is null) return null; // the row, not the lots
             await using var cmd = c.Command(
                 "SELECT seq, event_id, type, ledger, customer_id, created_at, delivered_at, data FROM activity WHERE tenant_id = @t AND customer_id = @c AND seq < @b ORDER BY seq DESC LIMIT @n");
             await using var r = await cmd.With("@t", tenantId).With("@c", id).With("@b", before).With("@n", n + 1).ExecuteReaderAsync(ct);

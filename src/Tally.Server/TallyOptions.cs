@@ -64,7 +64,7 @@ public sealed class TallyOptions
 
     /// <summary>
     /// While requests wait for the writer, the scheduler pauses between passes so that it holds the writer for about this
-    /// share of the time; ingestion keeps the rest. Unset: 15% on SQLite (one writer for everything), 50% on PostgreSQL,
+    /// share of the time; ingestion keeps the rest. Unset: 10% on SQLite (one writer for everything), 50% on PostgreSQL,
     /// whose several writers let ingestion go on beside a pass (see <see cref="WriterShareFor"/>).
     /// </summary>
     [Range(0.01, 1.0)]
@@ -72,7 +72,7 @@ public sealed class TallyOptions
 
     /// <summary>The scheduler's writer share on <paramref name="store"/>: the setting, or the store's default.</summary>
     public double WriterShareFor(Tally.Storage.StoreKind store) =>
-        SchedulerWriterShare ?? (store == Tally.Storage.StoreKind.Postgres ? 0.5 : 0.15);
+        SchedulerWriterShare ?? (store == Tally.Storage.StoreKind.Postgres ? 0.5 : 0.10);
 
     /// <summary>How often the scheduler looks for due jobs when nothing woke it.</summary>
     [Range(typeof(TimeSpan), "00:00:00.010", "00:10:00")]

@@ -99,6 +99,16 @@ public abstract class LedgerApiTests<TApp>(TApp app) : IClassFixture<TApp>
         return body!["items"]!.AsArray().Select(x => (string)x!["type"]!).ToList();
     }
 
+    /// <summary>A new customer under <paramref name="program"/> with a first award of 100 points, and the event that awarded it.</summary>
+    private async Task<(Guid Tenant, Guid Customer, Guid EventId)> AwardedCustomer(object program)
+    {
+        await Program(program);
+        var (tenant, customer) = await NewCustomer();
+        var eventId = await Action(customer);
+        Assert.True(await app.EarnAsync(tenant, customer, eventId, 100));
+        return (tenant, customer, eventId);
+    }
+
     private async Task<Guid> Action(Guid customer)
     {
         var eventId = Guid.NewGuid();
@@ -663,10 +673,8 @@ public abstract class LedgerApiTests<TApp>(TApp app) : IClassFixture<TApp>
     [Fact]
     public async Task An_award_decided_without_the_open_lots_still_schedules_its_own_earlier_expiry()
     {
-        await Program(new { expiry = new { mode = "aging", after = "P12M" } });
-        var (tenant, customer) = await NewCustomer();
-        var eventId = await Action(customer);
-        Assert.True(await app.EarnAsync(tenant, customer, eventId, 100)); // the customer's first lot: loaded with every lot (none)
+        // The customer's first lot is awarded with every lot loaded (none); the next one without them.
+        var (tenant, customer, eventId) = await AwardedCustomer(new { expiry = new { mode = "aging", after = "P12M" } });
         Assert.True(await app.EarnAsync(tenant, customer, eventId, 30, expiresAfter: "P2D", outcome: 1)); // nothing due: without them
 
         await Advance("P3D");
@@ -681,10 +689,7 @@ public abstract class LedgerApiTests<TApp>(TApp app) : IClassFixture<TApp>
     [Fact]
     public async Task The_balance_lists_points_expiring_within_the_reminder_period_and_nothing_when_none_do()
     {
-        await Program(new { expiry = new { mode = "aging", after = "P12M" }, reminders = new { expiryBefore = "P30D" } });
-        var (tenant, customer) = await NewCustomer();
-        var eventId = await Action(customer);
-        Assert.True(await app.EarnAsync(tenant, customer, eventId, 100));
+        var (tenant, customer, eventId) = await AwardedCustomer(new { expiry = new { mode = "aging", after = "P12M" }, reminders = new { expiryBefore = "P30D" } });
         var far = await BalanceOf(customer); // nothing falls due within the next 30 days: read without the open lots
         Assert.Equal(100, (long)far["balance"]!);
         Assert.Empty(far["expiring"]!.AsArray());
@@ -701,10 +706,7 @@ public abstract class LedgerApiTests<TApp>(TApp app) : IClassFixture<TApp>
     [Fact]
     public async Task Reminders_turned_on_after_points_were_earned_still_come_before_those_points_expire()
     {
-        await Program(new { expiry = new { mode = "aging", after = "P60D" }, reminders = new { expiryBefore = "P0D" } });
-        var (tenant, customer) = await NewCustomer();
-        var eventId = await Action(customer);
-        Assert.True(await app.EarnAsync(tenant, customer, eventId, 100));
+        var (tenant, customer, eventId) = await AwardedCustomer(new { expiry = new { mode = "aging", after = "P60D" }, reminders = new { expiryBefore = "P0D" } });
         await Program(new { expiry = new { mode = "aging", after = "P60D" }, reminders = new { expiryBefore = "P30D" } });
         await Advance("P10D");
         Assert.True(await app.EarnAsync(tenant, customer, eventId, 5, outcome: 1)); // its own reminder falls at day 40

@@ -187,7 +187,7 @@ public static class CustomerEndpoints
             var (settings, _) = await LedgerStore.SettingsAsync(c, tx, tenantId, ct);
             // A credit needs the open lots only when something of theirs is due; a deduction spends from them.
             var loaded = points > 0
-                ? await LedgerStore.LoadForCreditAsync(c, tx, tenantId, id, db.ForUpdate, settings, now, ct)
+                ? await LedgerStore.LoadLotsIfDueAsync(c, tx, tenantId, id, db.ForUpdate, settings, now, ct)
                 : await LedgerStore.LoadAsync(c, tx, tenantId, id, db.ForUpdate, ct);
             if (loaded is null) return (AdjustOutcome.Missing, (PostedEntry?)null, 0L);
             if (await LedgerStore.ClaimedByAsync(c, tx, tenantId, cause.Key, ct) is { } owner)

@@ -94,7 +94,7 @@ public static class LedgerEndpoints
             var (settings, _) = await LedgerStore.SettingsAsync(c, null, tenantId, ct);
             // The expiring list looks one reminder period ahead: when nothing of the account falls due before that window
             // ends, no lot can be in it, and the open lots need not be read (O(1) however many a loyal customer holds).
-            var loaded = await LedgerStore.LoadForCreditAsync(c, null, tenantId, id, "", settings, settings.Add(now, settings.ExpiryReminderBefore), ct);
+            var loaded = await LedgerStore.LoadLotsIfDueAsync(c, null, tenantId, id, "", settings, settings.Add(now, settings.ExpiryReminderBefore), ct);
             if (loaded is null) return null;
             if (at is { } past && past < now)
             {

@@ -25,7 +25,7 @@ public sealed record LoadedAccount(
     /// </summary>
     public DateTimeOffset? SettleDueAt { get; init; }
 
-    /// <summary>Every open lot of the account was loaded; false when an award was decided without them (nothing was due).</summary>
+    /// <summary>Every open lot of the account was loaded; false when it was loaded without them (nothing was due; <see cref="LedgerStore.LoadLotsIfDueAsync"/>).</summary>
     public bool AllLots { get; init; } = true;
 }
 
@@ -133,16 +133,17 @@ public static class LedgerStore
 
     /// <summary>
     /// As <see cref="LoadAsync(DbConnection, DbTransaction?, Guid, Guid, string, CancellationToken, IReadOnlyCollection{Guid}?)"/>,
-    /// but without the open lots when nothing of theirs can be due at <paramref name="now"/> (<see cref="History.NothingDue"/>):
-    /// for movements that only credit (an award) or only read the balance, which then cost the same however many lots the
-    /// customer holds. The answer says which it did (<see cref="LoadedAccount.AllLots"/>).
+    /// but without the open lots when nothing of theirs can fall due by <paramref name="dueBy"/> (<see cref="History.NothingDue"/>):
+    /// for movements that only credit (an award, a positive adjustment; <paramref name="dueBy"/> is now) and for reads that
+    /// look no further than <paramref name="dueBy"/>, which then cost the same however many lots the customer holds. The
+    /// answer says which it did (<see cref="LoadedAccount.AllLots"/>).
     /// </summary>
-    public static Task<LoadedAccount?> LoadForCreditAsync(DbConnection c, DbTransaction? tx, Guid tenantId, Guid customerId, string lockClause,
-        ProgramSettings settings, DateTimeOffset now, CancellationToken ct) =>
-        LoadAsync(c, tx, tenantId, customerId, lockClause, settings, now, ct, null);
+    public static Task<LoadedAccount?> LoadLotsIfDueAsync(DbConnection c, DbTransaction? tx, Guid tenantId, Guid customerId, string lockClause,
+        ProgramSettings settings, DateTimeOffset dueBy, CancellationToken ct) =>
+        LoadAsync(c, tx, tenantId, customerId, lockClause, settings, dueBy, ct, null);
 
     private static async Task<LoadedAccount?> LoadAsync(DbConnection c, DbTransaction? tx, Guid tenantId, Guid customerId, string lockClause,
-        ProgramSettings? creditOnly, DateTimeOffset now, CancellationToken ct, IReadOnlyCollection<Guid>? extraLots)
+        ProgramSettings? lotsIfDue, DateTimeOffset dueBy, CancellationToken ct, IReadOnlyCollection<Guid>? extraLots)
     {
         LoadedAccount loaded;
         {
@@ -152,7 +153,7 @@ public static class LedgerStore
             loaded = ReadAccount(r);
         }
 
-        if (creditOnly is not null && History.NothingDue(loaded.SettleDueAt, loaded.Account, creditOnly, now)) return loaded with { AllLots = false };
+        if (lotsIfDue is not null && History.NothingDue(loaded.SettleDueAt, loaded.Account, lotsIfDue, dueBy)) return loaded with { AllLots = false };
 
         var lots = new Dictionary<Guid, Lot>();
         {
@@ -227,7 +228,7 @@ public static class LedgerStore
     public static async Task<long> SpendableAsync(DbConnection c, DbTransaction? tx, Guid tenantId, Guid customerId, DateTimeOffset now, CancellationToken ct)
     {
         var (settings, _) = await SettingsAsync(c, tx, tenantId, ct);
-        var loaded = await LoadForCreditAsync(c, tx, tenantId, customerId, "", settings, now, ct);
+        var loaded = await LoadLotsIfDueAsync(c, tx, tenantId, customerId, "", settings, now, ct);
         if (loaded is null) return 0;
         return Movements.Settle(loaded.Account, settings, Cause.Schedule("spendable"), now).Account.Balance - loaded.Reserved;
     }

@@ -38,7 +38,7 @@ public static class PointsBook
         var (c, tx, now) = (ctx.Connection, ctx.Tx, ctx.Now);
         var (settings, _) = await LedgerStore.SettingsAsync(c, tx, tenantId, ct);
         // An award only credits: unless something of the account is due, its open lots are not needed (docs/ledger.md).
-        var loaded = await LedgerStore.LoadForCreditAsync(c, tx, tenantId, customerId, ctx.Db.ForUpdate, settings, now, ct)
+        var loaded = await LedgerStore.LoadLotsIfDueAsync(c, tx, tenantId, customerId, ctx.Db.ForUpdate, settings, now, ct)
             ?? throw new InvalidOperationException($"Customer {customerId} does not exist");
         var claimed = assessedOnce
             ? wanted.Select(x => x.Cause.Key).ToHashSet(StringComparer.Ordinal)

@@ -98,9 +98,22 @@ public static class LedgerEndpoints
             if (loaded is null) return null;
             if (at is { } past && past < now)
             {
-                // Time travel sums the entries that had taken effect; the tier is today's, lots are not replayed.
-                var f = History.AsOf(await LedgerStore.HistoryAsync(c, tenantId, id, past, ct), past);
-                return new BalanceView(f.Balance, f.Pending, 0, f.LifetimeEarned, f.LifetimeRedeemed, f.LifetimeExpired, [], null, null, null, past);
+                // Time travel replays the entries that had taken effect: the figures are their sums, the lots' remaining the
+                // sums of their refs (so the expiring list is the one of that instant), the tier the one held then.
+                if (past < loaded.CreatedAt)
+                {
+                    // Before the customer existed: nothing, and the first tier still to reach.
+                    var (first, need) = Tiers.Next(settings, null, 0);
+                    return new BalanceView(0, 0, 0, 0, 0, 0, [], null, first?.Name, need, past);
+                }
+
+                var history = await LedgerStore.HistoryAsync(c, tenantId, id, past, ct);
+                var named = history.SelectMany(e => e.Lots).Select(r => r.LotId).ToHashSet();
+                var withLots = await LedgerStore.LoadAsync(c, null, tenantId, id, "", ct, named);
+                var then = History.AccountAsOf(withLots!.Account, history, withLots.Account.Lots, past);
+                var (tierThen, next, toNext) = await LedgerStore.TierAsOfAsync(c, tenantId, loaded.Tier.Tier, then, settings, past, ct);
+                return new BalanceView(then.Balance, then.Pending, 0, then.LifetimeEarned, then.LifetimeRedeemed, then.LifetimeExpired,
+                    History.Expiring(then, settings, past), tierThen, next?.Name, toNext, past);
             }
 
             // "Now" reads the figures cached on the customer row: O(1) in the length of the history.

@@ -42,6 +42,49 @@ public static class History
     }
 
     /// <summary>
+    /// The account as it stood at <paramref name="asOf"/>, from its <paramref name="entries"/> and the <paramref name="lots"/> they
+    /// name: the figures are the sums of the entries that had taken effect, a lot's remaining the sum of its refs among them
+    /// (a lot no such entry names did not exist yet), a lot was pending while its <c>availableAt</c> lay ahead, and the last
+    /// earn is the latest earn, positive adjustment or transfer received, or, for a merge, the latest earn date of the lots it
+    /// brought (the source's own last earn is not in this account's entries).
+    /// </summary>
+    public static Account AccountAsOf(Account current, IEnumerable<Entry> entries, IEnumerable<Lot> lots, DateTimeOffset asOf)
+    {
+        var taken = entries.Where(e => e.At <= asOf).ToList();
+        var f = AsOf(taken, asOf);
+        var remaining = new Dictionary<Guid, long>();
+        foreach (var r in taken.SelectMany(e => e.Lots)) remaining[r.LotId] = remaining.GetValueOrDefault(r.LotId) + r.Points;
+        var past = lots.Where(l => remaining.ContainsKey(l.LotId))
+            .Select(l => l with { Remaining = remaining[l.LotId], IsPending = l.AvailableAt > asOf })
+            .ToList();
+        var byId = past.ToDictionary(l => l.LotId);
+
+        DateTimeOffset? lastEarn = null;
+        foreach (var e in taken)
+        {
+            DateTimeOffset? earn = e.Type switch
+            {
+                EntryType.Earn or EntryType.Adjustment when e.Earned > 0 => e.At,
+                EntryType.TransferIn => e.At,
+                EntryType.MergeIn => e.Lots.Select(r => byId.TryGetValue(r.LotId, out var l) ? l.EarnedAt : (DateTimeOffset?)null).Max(),
+                _ => null,
+            };
+            if (earn > lastEarn || lastEarn is null) lastEarn = earn ?? lastEarn;
+        }
+
+        return current with
+        {
+            Balance = f.Balance,
+            Pending = f.Pending,
+            LifetimeEarned = f.LifetimeEarned,
+            LifetimeRedeemed = f.LifetimeRedeemed,
+            LifetimeExpired = f.LifetimeExpired,
+            LastEarnAt = lastEarn,
+            Lots = past,
+        };
+    }
+
+    /// <summary>
     /// The balance answer from the cached figures, the account's lots and the tier decided for the current
     /// measure. Pass the account as settled up to now (see <see cref="Movements.Settle"/>) when the scheduler may be behind.
     /// </summary>

@@ -537,6 +537,33 @@ public static class LedgerStore
         return Tiers.Decide(settings, a.CustomerId, current, measure, now, a.Balance);
     }
 
+    /// <summary>
+    /// The tier as it stood at <paramref name="at"/> (in the past), with the next tier and what the measure at that instant
+    /// lacked to reach it, by today's program: the tier the first tier change after <paramref name="at"/> started from, or
+    /// the current tier when none came after. <paramref name="asOf"/> is the account as it stood then (History.AccountAsOf).
+    /// </summary>
+    public static async Task<(string? Tier, Tier? Next, decimal? ToNext)> TierAsOfAsync(DbConnection c, Guid tenantId, string? currentTier, Account asOf,
+        ProgramSettings settings, DateTimeOffset at, CancellationToken ct)
+    {
+        if (settings.Tiers.Count == 0) return (null, null, null);
+        var tier = currentTier;
+        await using (var cmd = c.Command(
+            """
+            SELECT data FROM activity WHERE tenant_id = @t AND customer_id = @c AND created_at > @at
+              AND type IN ('tierUpgraded', 'tierDowngraded', 'tierRenewed') ORDER BY seq LIMIT 1
+            """))
+        {
+            if (await cmd.With("@t", tenantId).With("@c", asOf.CustomerId).With("@at", at).ExecuteScalarAsync(ct) is string data)
+            {
+                using var json = JsonDocument.Parse(data);
+                tier = json.RootElement.TryGetProperty("tierFrom", out var from) && from.ValueKind == JsonValueKind.String ? from.GetString() : null;
+            }
+        }
+
+        var (next, toNext) = Tiers.Next(settings, tier, await MeasureAsync(c, null, tenantId, asOf, settings, at, ct));
+        return (tier, next, toNext);
+    }
+
     private static async Task<decimal> MeasureAsync(DbConnection c, DbTransaction? tx, Guid tenantId, Account a, ProgramSettings settings,
         DateTimeOffset at, CancellationToken ct)
     {

@@ -114,9 +114,16 @@ public static class Tiers
             events.Add(Event(LoyaltyEventType.TierDowngradeReminder, current.Tier, qualifying?.Name, ends, ends));
         }
 
-        var nextRank = Rank(settings, status.Tier) + 1;
-        var nextTier = nextRank < tiers.Count ? tiers[nextRank] : null;
-        return new(status, events, nextTier, nextTier is null ? null : Math.Max(0, nextTier.Threshold - measure));
+        var (nextTier, toNext) = Next(settings, status.Tier, measure);
+        return new(status, events, nextTier, toNext);
+    }
+
+    /// <summary>The tier above <paramref name="tier"/> and what the measure lacks to reach it (null at the top).</summary>
+    public static (Tier? Tier, decimal? ToReach) Next(ProgramSettings settings, string? tier, decimal measure)
+    {
+        var nextRank = Rank(settings, tier) + 1;
+        var next = nextRank < settings.Tiers.Count ? settings.Tiers[nextRank] : null;
+        return (next, next is null ? null : Math.Max(0, next.Threshold - measure));
     }
 
     /// <summary>When the scheduler must call <see cref="Decide"/> next: the downgrade reminder, else the period end.</summary>

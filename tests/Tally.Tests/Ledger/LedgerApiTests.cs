@@ -186,6 +186,63 @@ public abstract class LedgerApiTests<TApp>(TApp app) : IClassFixture<TApp>
     }
 
     [Fact]
+    public async Task The_balance_asOf_a_past_instant_has_that_instants_expiring_list_and_tier()
+    {
+        await Program(new
+        {
+            expiry = new { mode = "aging", after = "P30D" },
+            reminders = new { expiryBefore = "P30D" },
+            tiers = new[] { new { name = "Silver", threshold = 0 }, new { name = "Gold", threshold = 150 } },
+            tierBasis = new { measure = "points", period = "lifetime" },
+        });
+        var (_, customer) = await NewCustomer();
+        var start = DateTimeOffset.Parse((string)(await api.GetJson("/api/v1/test-clock")).Body!["now"]!, System.Globalization.CultureInfo.InvariantCulture);
+        await api.Adjust(customer, 100, create: false); // lot A, expires ≈ 30 days after start
+        var a = Expiring(await BalanceOf(customer))[0].Item2;
+        await Advance("P10D");
+        await api.Adjust(customer, 100, create: false); // lot B, expires ≈ 40 days after start; Gold from here
+        var b = Expiring(await BalanceOf(customer))[1].Item2;
+        await Advance("P1D");
+        await api.Adjust(customer, -30, create: false); // spends from A, which expires first
+        await Advance("P14D");
+
+        static List<(long, DateTimeOffset)> Expiring(JsonNode body) =>
+            [.. body["expiring"]!.AsArray().Select(x => ((long)x!["points"]!, DateTimeOffset.Parse((string)x["expiresAt"]!, System.Globalization.CultureInfo.InvariantCulture)))];
+
+        async Task<JsonNode> At(TimeSpan sinceStart)
+        {
+            var (status, body) = await api.GetJson($"/api/v1/customers/{customer}/balance?asOf={Uri.EscapeDataString(start.Add(sinceStart).ToString("O"))}");
+            Assert.Equal(HttpStatusCode.OK, status);
+            return body!;
+        }
+
+        var unborn = await At(TimeSpan.FromDays(-1));
+        Assert.Equal((0L, 0, (string?)null, "Silver"), ((long)unborn["balance"]!, unborn["expiring"]!.AsArray().Count, (string?)unborn["tier"], (string?)unborn["nextTier"]));
+
+        var first = await At(TimeSpan.FromDays(5));
+        Assert.Equal(100, (long)first["balance"]!);
+        Assert.Equal([(100L, a)], Expiring(first));
+        Assert.Equal("Silver", (string?)first["tier"]);
+        Assert.Equal("Gold", (string?)first["nextTier"]);
+        Assert.Equal(50m, (decimal)first["pointsToNextTier"]!);
+
+        var both = await At(TimeSpan.FromDays(10.5));
+        Assert.Equal(200, (long)both["balance"]!);
+        Assert.Equal([(100L, a), (100L, b)], Expiring(both));
+        Assert.Equal("Gold", (string?)both["tier"]);
+        Assert.Null((string?)both["nextTier"]);
+
+        var spent = await At(TimeSpan.FromDays(12));
+        Assert.Equal(170, (long)spent["balance"]!);
+        Assert.Equal([(70L, a), (100L, b)], Expiring(spent));
+
+        var now = await BalanceOf(customer);
+        Assert.Equal(Expiring(now), Expiring(await At(TimeSpan.FromDays(25) - TimeSpan.FromSeconds(1))));
+        Assert.Equal("Gold", (string?)now["tier"]);
+        await Program(new { });
+    }
+
+    [Fact]
     public async Task Under_inactivity_the_whole_balance_expires_after_a_period_without_earning()
     {
         await Program(new { expiry = new { mode = "inactivity", after = "P60D" } });

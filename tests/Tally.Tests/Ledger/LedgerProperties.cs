@@ -258,6 +258,13 @@ public class LedgerProperties
                 Assert.Equal((last.BalanceAfter, last.PendingAfter), (History.AsOf(list, last.At).Balance, History.AsOf(list, last.At).Pending));
             }
 
+            // The balance asOf replays the entries over the lots they name: the figures and every lot's remaining come back.
+            var replayed = History.AccountAsOf(a, list, a.Lots, DateTimeOffset.MaxValue);
+            Assert.Equal((a.Balance, a.Pending, a.LifetimeEarned, a.LifetimeRedeemed, a.LifetimeExpired),
+                (replayed.Balance, replayed.Pending, replayed.LifetimeEarned, replayed.LifetimeRedeemed, replayed.LifetimeExpired));
+            Assert.Equal(a.Lots.Where(l => l.Remaining != 0).Select(l => (l.LotId, l.Remaining)).OrderBy(x => x.LotId),
+                replayed.Lots.Where(l => l.Remaining != 0).Select(l => (l.LotId, l.Remaining)).OrderBy(x => x.LotId));
+
             var transfers = entries.Values.SelectMany(l => l).Where(e => e.Type is EntryType.TransferIn or EntryType.TransferOut).Sum(e => e.Points);
             var merges = entries.Values.SelectMany(l => l).Where(e => e.Type is EntryType.MergeIn or EntryType.MergeOut)
                 .Sum(e => e.Points + e.PendingPoints);

@@ -42,6 +42,7 @@ public sealed class EventProcessor(RuleProcessing rules)
             case EventType.Order or EventType.Transaction:
                 await RecordTransactionAddedAsync(ctx, e, ct);
                 await rules.ProcessAsync(ctx, e, ct);
+                await PointsBook.DecideSpendTierAsync(ctx, e.TenantId, e.CustomerId, e.EventId.ToString(), ct);
                 break;
             default:
                 // Action, order, transaction, calendar and points events are assessed against the tenant's live rules.

@@ -11,6 +11,24 @@ namespace Tally.Ledger;
 public static class PointsBook
 {
     /// <summary>
+    /// Under a spend basis, an order or card transaction moves the tier's measure without moving points: the tier is decided
+    /// after it (an upgrade takes effect at once, ledger.md) and written only when it changed, settling first what fell due as
+    /// any movement does. An award the event's rules made has already decided it on the same measure, so this writes nothing then.
+    /// </summary>
+    public static async Task DecideSpendTierAsync(ProcessingContext ctx, Guid tenantId, Guid customerId, string eventId, CancellationToken ct)
+    {
+        var (c, tx, now) = (ctx.Connection, ctx.Tx, ctx.Now);
+        var (settings, _) = await LedgerStore.SettingsAsync(c, tx, tenantId, ct);
+        if (settings.Tiers.Count == 0 || settings.TierMeasure != TierMeasure.Spend) return;
+        var loaded = await LedgerStore.LoadLotsIfDueAsync(c, tx, tenantId, customerId, ctx.Db.ForUpdate, settings, now, ct);
+        if (loaded is null || loaded.Account.IsClosed) return;
+        var tier = await LedgerStore.DecideTierAsync(c, tx, tenantId, loaded.Tier, loaded.Account, settings, now, ct);
+        if (tier.Status == loaded.Tier) return;
+        var posting = Movements.Settle(loaded.Account, settings, Cause.Schedule($"tier:{eventId}"), now);
+        await LedgerStore.SaveAsync(c, tx, tenantId, loaded, posting, settings, now, ct);
+    }
+
+    /// <summary>
     /// Awards the points a rule decided. Idempotent by <paramref name="cause"/>'s key: a replay of the same
     /// outcome of the same event posts nothing and answers false.
     /// </summary>

@@ -585,6 +585,39 @@ public abstract class LedgerApiTests<TApp>(TApp app) : IClassFixture<TApp>
     }
 
     [Fact]
+    public async Task A_spend_based_upgrade_takes_effect_when_the_order_is_processed_with_no_points_moved()
+    {
+        await Program(new
+        {
+            tiers = new[] { new { name = "Bronze", threshold = 0 }, new { name = "Gold", threshold = 500 } },
+            tierBasis = new { measure = "spend", period = "lifetime" },
+        });
+        var (_, customer) = await NewCustomer();
+        async Task Order(decimal total)
+        {
+            var eventId = Guid.NewGuid();
+            var order = new { order = new { orderId = $"o-{eventId:N}", total }, eventId, customerId = customer };
+            Assert.Equal(HttpStatusCode.OK, (await api.PostJson("/api/v1/events/orders", order)).Status);
+            Assert.Equal("processed", (string?)(await api.Processed(eventId))["status"]);
+        }
+
+        await Order(200m); // placed in the threshold-0 tier: joining, not an upgrade
+        Assert.Equal("Bronze", (string?)(await api.GetJson($"/api/v1/customers/{customer}")).Body!["tier"]);
+        await Order(320.5m);
+
+        var (_, view) = await api.GetJson($"/api/v1/customers/{customer}");
+        Assert.Equal("Gold", (string?)view!["tier"]);
+        Assert.Equal("Gold", (string?)(await BalanceOf(customer))["tier"]);
+        Assert.Single(await ActivityTypes(customer), t => t == "tierUpgraded");
+        var (_, ledger) = await api.GetJson($"/api/v1/customers/{customer}/ledger");
+        Assert.Empty(ledger!["items"]!.AsArray());
+
+        await Order(10m); // still Gold: nothing more is written
+        Assert.Single(await ActivityTypes(customer), t => t == "tierUpgraded");
+        await Program(new { });
+    }
+
+    [Fact]
     public async Task After_every_kind_of_movement_balance_and_pending_are_the_sums_of_the_entries()
     {
         await Program(new { expiry = new { mode = "aging", after = "P20D" }, negativeBalance = "allow" });

@@ -112,7 +112,8 @@ public static class LedgerEndpoints
                 var withLots = await LedgerStore.LoadAsync(c, null, tenantId, id, "", ct, named);
                 var then = History.AccountAsOf(withLots!.Account, history, withLots.Account.Lots, past);
                 var (tierThen, next, toNext) = await LedgerStore.TierAsOfAsync(c, tenantId, loaded.Tier.Tier, then, settings, past, ct);
-                return new BalanceView(then.Balance, then.Pending, 0, then.LifetimeEarned, then.LifetimeRedeemed, then.LifetimeExpired,
+                var reserved = await LedgerStore.ReservedAsOfAsync(c, tenantId, id, past, ct);
+                return new BalanceView(then.Balance - reserved, then.Pending, reserved, then.LifetimeEarned, then.LifetimeRedeemed, then.LifetimeExpired,
                     History.Expiring(then, settings, past), tierThen, next?.Name, toNext, past);
             }
 

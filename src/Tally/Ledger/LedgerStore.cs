@@ -538,6 +538,23 @@ public static class LedgerStore
     }
 
     /// <summary>
+    /// The points promised at <paramref name="at"/> (in the past) to redemptions accepted by then and not yet applied: those
+    /// received up to it whose processing (which spends or releases the promise) came after it, or has not come yet.
+    /// </summary>
+    public static async Task<long> ReservedAsOfAsync(DbConnection c, Guid tenantId, Guid customerId, DateTimeOffset at, CancellationToken ct)
+    {
+        await using var cmd = c.Command(
+            """
+            SELECT payload FROM events WHERE tenant_id = @t AND customer_id = @c AND type = 'redemption' AND received_at <= @at
+              AND (processed_at IS NULL OR processed_at > @at)
+            """);
+        await using var r = await cmd.With("@t", tenantId).With("@c", customerId).With("@at", at).ExecuteReaderAsync(ct);
+        long reserved = 0;
+        while (await r.ReadAsync(ct)) reserved += JsonSerializer.Deserialize<RedemptionEvent>(r.GetString(0), TallyJson.Options)!.Redemption!.Quantity!.Value;
+        return reserved;
+    }
+
+    /// <summary>
     /// The tier as it stood at <paramref name="at"/> (in the past), with the next tier and what the measure at that instant
     /// lacked to reach it, by today's program: the tier the first tier change after <paramref name="at"/> started from, or
     /// the current tier when none came after. <paramref name="asOf"/> is the account as it stood then (History.AccountAsOf).

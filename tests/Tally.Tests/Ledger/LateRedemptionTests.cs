@@ -49,6 +49,38 @@ public abstract class LateRedemptionTests<TApp>(TApp app) : IClassFixture<TApp>
     private readonly HttpClient api = app.Api();
 
     [Fact]
+    public async Task The_balance_asOf_counts_a_redemption_promised_then_and_applied_later_as_reserved()
+    {
+        var customer = Guid.NewGuid();
+        await api.Adjust(customer, 100);
+        var db = app.Services.GetRequiredService<Database>();
+        var clock = app.Services.GetRequiredService<TimeProvider>();
+        var beforeIt = clock.GetUtcNow();
+        await api.PostJson("/api/v1/test-clock", new { advanceBy = "PT1M" });
+        var redemption = Guid.NewGuid();
+        var (status, body) = await api.PostJson("/api/v1/events/redemptions", Api.Redemption(customer, 30, redemption));
+        Assert.True(status == HttpStatusCode.OK, body?.ToJsonString());
+        var promised = clock.GetUtcNow();
+        await api.PostJson("/api/v1/test-clock", new { advanceBy = "PT1H" });
+        var processor = app.Services.GetRequiredService<EventProcessor>();
+        await app.WriteAsync((c, tx) =>
+            EventProcessing.ProcessPendingAsync(db, c, tx, processor, 100, clock.GetUtcNow(), new ProcessingCursor(), CancellationToken.None));
+        Assert.Equal("processed", (string?)(await api.GetJson($"/api/v1/events/{redemption}")).Body!["status"]);
+
+        async Task<(long Balance, long Reserved)> At(DateTimeOffset t)
+        {
+            var (s, b) = await api.GetJson($"/api/v1/customers/{customer}/balance?asOf={Uri.EscapeDataString(t.ToString("O"))}");
+            Assert.Equal(HttpStatusCode.OK, s);
+            return ((long)b!["balance"]!, (long)b["reserved"]!);
+        }
+
+        Assert.Equal((100, 0), await At(beforeIt));
+        Assert.Equal((70, 30), await At(promised.AddMinutes(30))); // promised, not applied yet
+        await api.PostJson("/api/v1/test-clock", new { advanceBy = "PT1M" });
+        Assert.Equal((70, 0), await At(clock.GetUtcNow().AddSeconds(-30))); // applied: spent, no longer promised
+    }
+
+    [Fact]
     public async Task A_redemption_whose_points_expired_before_it_was_applied_fails_with_the_reason_and_releases_its_promise()
     {
         var customer = Guid.NewGuid();

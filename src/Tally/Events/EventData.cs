@@ -109,6 +109,17 @@ public static class EventData
     public static Task<bool> EnqueueInternalAsync(DbConnection c, DbTransaction tx, NewEvent e, CancellationToken ct) =>
         InsertAsync(c, tx, e, null, ct);
 
+    /// <summary>
+    /// The <c>total</c> of an order's or card transaction's stored payload (null when it has none), read without binding
+    /// the rest of the body: tier spend measures read it for every order in their window.
+    /// </summary>
+    public static decimal? TotalOf(EventType type, string payload)
+    {
+        using var doc = JsonDocument.Parse(payload);
+        var detail = doc.RootElement.TryGetProperty(type == EventType.Order ? "order" : "transaction", out var d) ? d : default;
+        return detail.ValueKind == JsonValueKind.Object && detail.TryGetProperty("total", out var t) && t.ValueKind == JsonValueKind.Number ? t.GetDecimal() : null;
+    }
+
     /// <summary>A stable event id for an internally produced event, from the text that names its cause.</summary>
     public static Guid DerivedId(Guid tenantId, string cause)
     {

@@ -55,9 +55,7 @@ public sealed class EventProcessor(RuleProcessing rules)
     /// <summary>The seed's <c>transactionAdded</c> loyalty event for an order or card transaction; its id derives from the event, so a replay records it once.</summary>
     private static Task RecordTransactionAddedAsync(ProcessingContext ctx, StoredEvent e, CancellationToken ct)
     {
-        using var doc = JsonDocument.Parse(e.Payload);
-        var detail = doc.RootElement.TryGetProperty(e.Type == EventType.Order ? "order" : "transaction", out var d) ? d : default;
-        var total = detail.ValueKind == JsonValueKind.Object && detail.TryGetProperty("total", out var t) && t.ValueKind == JsonValueKind.Number ? t.GetDecimal() : (decimal?)null;
+        var total = EventData.TotalOf(e.Type, e.Payload);
         var data = JsonSerializer.Serialize(
             new { type = "transactionAdded", customerId = e.CustomerId, causingEventId = e.EventId, kind = EventData.Name(e.Type), total, at = e.ReceivedAt },
             TallyJson.Options);

@@ -581,10 +581,22 @@ public static class LedgerStore
         return (tier, next, toNext);
     }
 
+    private static readonly object SpendMemo = new();
+
     private static async Task<decimal> MeasureAsync(DbConnection c, DbTransaction? tx, Guid tenantId, Account a, ProgramSettings settings,
         DateTimeOffset at, CancellationToken ct)
     {
-        if (settings.TierMeasure == TierMeasure.Spend) return Tiers.SpendMeasure(await SpendsAsync(c, tx, tenantId, a.CustomerId, settings, at, ct), settings, at);
+        if (settings.TierMeasure == TierMeasure.Spend)
+        {
+            // A transaction that decides tiers never writes orders or card transactions, so within one the spend of a
+            // customer up to an instant is read once (an order's awards and then its own tier decision both ask).
+            var memo = TransactionMemo.Of(tx);
+            var key = (SpendMemo, tenantId, a.CustomerId, at, settings.TierPeriod);
+            if (memo is not null && memo.TryGetValue(key, out var known)) return (decimal)known;
+            var spend = Tiers.SpendMeasure(await SpendsAsync(c, tx, tenantId, a.CustomerId, settings, at, ct), settings, at);
+            if (memo is not null) memo[key] = spend;
+            return spend;
+        }
 
         if (settings.TierPeriod is null) return a.LifetimeEarned;
         var since = settings.Subtract(at, settings.TierPeriod);
@@ -612,10 +624,8 @@ public static class LedgerStore
         var spends = new List<Spend>();
         while (await r.ReadAsync(ct))
         {
-            var total = r.GetString(0) == "order"
-                ? JsonSerializer.Deserialize<OrderEvent>(r.GetString(1), TallyJson.Options)?.Order?.Total
-                : JsonSerializer.Deserialize<TransactionEvent>(r.GetString(1), TallyJson.Options)?.Transaction?.Total;
-            if (total is { } amount) spends.Add(new Spend(r.GetInstant(2), amount));
+            if (EventData.TotalOf(r.GetString(0) == "order" ? EventType.Order : EventType.Transaction, r.GetString(1)) is { } amount)
+                spends.Add(new Spend(r.GetInstant(2), amount));
         }
 
         return spends;

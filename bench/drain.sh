@@ -3,7 +3,8 @@
 # with the worker on and prints orders/s and server CPU per order. With TALLY_DRAIN_BASE=<git ref>, that ref is built
 # too and the two builds drain in turn (base, this tree, base, ...): on a VM whose speed drifts within the hour, only
 # such pairs compare. usage: bench/drain.sh [orders] [rules] [rounds]; TALLY_LOAD_CUSTOMERS=<n> spreads the orders over n
-# customers (5,000 by default; fewer make loyal customers with many open lots). Loopback only.
+# customers (5,000 by default; fewer make loyal customers with many open lots); TALLY_DRAIN_PROGRAM=<json> puts that
+# program (PUT /api/v1/program, e.g. spend-based tiers) before the orders are queued. Loopback only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 orders=${1:-30000}; rules=${2:-1000}; rounds=${3:-2}; port=${TALLY_BENCH_PORT:-5189}
@@ -40,6 +41,10 @@ stop() { kill "$pid"; wait "$pid" 2>/dev/null || true; pid=; }
 mkdir "$work/seed"
 Tally__RunWorker=false start "$work/app" "$work/seed"
 bench/publish-rules.sh "http://127.0.0.1:$port" bench-key "$rules" order >/dev/null
+if [ -n "${TALLY_DRAIN_PROGRAM:-}" ]; then
+  curl -fs -X PUT -H "Authorization: Bearer bench-key" -H "Content-Type: application/json" \
+    -d "$TALLY_DRAIN_PROGRAM" "http://127.0.0.1:$port/api/v1/program" >/dev/null
+fi
 dotnet "$work/load/Tally.Load.dll" "http://127.0.0.1:$port" bench-key 5000 $(( (orders + 4999) / 5000 )) "$work/seed/data/tally.db" offer-only
 stop
 

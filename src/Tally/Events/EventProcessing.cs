@@ -40,7 +40,9 @@ public sealed class EventProcessor(RuleProcessing rules)
             case EventType.Redemption:
                 return await ApplyRedemptionAsync(ctx, e, ct);
             case EventType.Order or EventType.Transaction:
-                await RecordTransactionAddedAsync(ctx, e, ct);
+                var total = EventData.TotalOf(e.Type, e.Payload);
+                await RecordTransactionAddedAsync(ctx, e, total, ct);
+                if (total is { } amount) await LedgerStore.RecordSpendAsync(ctx.Connection, ctx.Tx, e.TenantId, e.CustomerId, e.EventId, e.ReceivedAt, amount, ct);
                 await rules.ProcessAsync(ctx, e, ct);
                 await PointsBook.DecideSpendTierAsync(ctx, e.TenantId, e.CustomerId, e.EventId.ToString(), ct);
                 break;
@@ -53,9 +55,8 @@ public sealed class EventProcessor(RuleProcessing rules)
     }
 
     /// <summary>The seed's <c>transactionAdded</c> loyalty event for an order or card transaction; its id derives from the event, so a replay records it once.</summary>
-    private static Task RecordTransactionAddedAsync(ProcessingContext ctx, StoredEvent e, CancellationToken ct)
+    private static Task RecordTransactionAddedAsync(ProcessingContext ctx, StoredEvent e, decimal? total, CancellationToken ct)
     {
-        var total = EventData.TotalOf(e.Type, e.Payload);
         var data = JsonSerializer.Serialize(
             new { type = "transactionAdded", customerId = e.CustomerId, causingEventId = e.EventId, kind = EventData.Name(e.Type), total, at = e.ReceivedAt },
             TallyJson.Options);

@@ -88,7 +88,18 @@ public static class LedgerStore
             """, tx);
         var (before, _) = await SettingsAsync(c, tx, tenantId, ct);
         var version = Convert.ToInt32(await cmd.With("@t", tenantId).With("@j", settings.ToJson()).With("@now", now).ExecuteScalarAsync(ct), CultureInfo.InvariantCulture);
-        if (TierRules(before) != TierRules(settings)) await SettleEveryoneAsync(c, tx, tenantId, $"{SettleJob}:program:{version}:", now, ct);
+        if (TierRules(before) != TierRules(settings))
+        {
+            if (MeasuresSpend(settings) && !MeasuresSpend(before))
+            {
+                // Spends are kept only while tiers measure spend: fill in those of the orders processed before (one statement,
+                // like the settle jobs below: an admin change that holds the writer for a moment on a large tenant).
+                await using var fill = c.Command(Migrations.Translate(Migrations.SpendsFromEvents, c is Microsoft.Data.Sqlite.SqliteConnection ? StoreKind.Sqlite : StoreKind.Postgres), tx);
+                await fill.With("@t", tenantId).ExecuteNonQueryAsync(ct);
+            }
+
+            await SettleEveryoneAsync(c, tx, tenantId, $"{SettleJob}:program:{version}:", now, ct);
+        }
         if (DueRules(before) != DueRules(settings))
         {
             // The kept due instants were worked out under the old expiry and reminder rules: unknown now, so each account's
@@ -588,13 +599,15 @@ public static class LedgerStore
     {
         if (settings.TierMeasure == TierMeasure.Spend)
         {
-            // A transaction that decides tiers never writes orders or card transactions, so within one the spend of a
-            // customer up to an instant is read once (an order's awards and then its own tier decision both ask).
+            // Within one write transaction a customer's spend up to an instant is read once (an order's awards and then its
+            // own tier decision both ask); recording a spend forgets it (RecordSpendAsync).
             var memo = TransactionMemo.Of(tx);
-            var key = (SpendMemo, tenantId, a.CustomerId, at, settings.TierPeriod);
-            if (memo is not null && memo.TryGetValue(key, out var known)) return (decimal)known;
+            var key = (SpendMemo, tenantId, a.CustomerId);
+            if (memo is not null && memo.TryGetValue(key, out var known) && known is ValueTuple<DateTimeOffset, NodaTime.Period?, decimal> k
+                && k.Item1 == at && Equals(k.Item2, settings.TierPeriod))
+                return k.Item3;
             var spend = Tiers.SpendMeasure(await SpendsAsync(c, tx, tenantId, a.CustomerId, settings, at, ct), settings, at);
-            if (memo is not null) memo[key] = spend;
+            if (memo is not null) memo[key] = ValueTuple.Create(at, settings.TierPeriod, spend);
             return spend;
         }
 
@@ -610,22 +623,43 @@ public static class LedgerStore
             .ExecuteScalarAsync(ct), CultureInfo.InvariantCulture);
     }
 
-    /// <summary>The totals of the customer's orders and transactions received in the tier window ending at <paramref name="at"/>.</summary>
+    /// <summary>Whether the program's tiers measure spend: then the spend of every processed order and card transaction is kept.</summary>
+    public static bool MeasuresSpend(ProgramSettings settings) => settings.Tiers.Count > 0 && settings.TierMeasure == TierMeasure.Spend;
+
+    /// <summary>
+    /// Keeps the spend of an order or card transaction the worker processes, when the tenant's tiers measure spend (in the
+    /// event's transaction, before its tier is decided, so the order counts towards it). Once per event.
+    /// </summary>
+    public static async Task RecordSpendAsync(DbConnection c, DbTransaction tx, Guid tenantId, Guid customerId, Guid eventId, DateTimeOffset receivedAt,
+        decimal amount, CancellationToken ct)
+    {
+        var (settings, _) = await SettingsAsync(c, tx, tenantId, ct);
+        if (!MeasuresSpend(settings)) return;
+        var insert = c.Prepared(
+            """
+            INSERT INTO spends (tenant_id, customer_id, received_at, event_id, amount) VALUES (@t, @c, @at, @e, @a)
+            ON CONFLICT (tenant_id, customer_id, received_at, event_id) DO NOTHING
+            """, tx);
+        await insert.With("@t", tenantId).With("@c", customerId).With("@at", receivedAt).With("@e", eventId).With("@a", amount).ExecuteNonQueryAsync(ct);
+        TransactionMemo.Of(tx)?.Remove((SpendMemo, tenantId, customerId));
+    }
+
+    /// <summary>The spends of the customer's processed orders and transactions received in the tier window ending at <paramref name="at"/>.</summary>
     private static async Task<List<Spend>> SpendsAsync(DbConnection c, DbTransaction? tx, Guid tenantId, Guid customerId, ProgramSettings settings,
         DateTimeOffset at, CancellationToken ct)
     {
         var since = settings.TierPeriod is null ? DateTimeOffset.UnixEpoch : settings.Subtract(at, settings.TierPeriod);
         await using var cmd = c.Command(
             """
-            SELECT type, payload, received_at FROM events
-            WHERE tenant_id = @t AND customer_id = @c AND type IN ('order', 'transaction') AND received_at > @since AND received_at <= @at
+            SELECT received_at, amount FROM spends WHERE tenant_id = @t AND customer_id = @c AND received_at > @since AND received_at <= @at
             """, tx);
         await using var r = await cmd.With("@t", tenantId).With("@c", customerId).With("@since", since).With("@at", at).ExecuteReaderAsync(ct);
         var spends = new List<Spend>();
         while (await r.ReadAsync(ct))
         {
-            if (EventData.TotalOf(r.GetString(0) == "order" ? EventType.Order : EventType.Transaction, r.GetString(1)) is { } amount)
-                spends.Add(new Spend(r.GetInstant(2), amount));
+            // SQLite keeps the amount as the number's text (exact), PostgreSQL as numeric.
+            var amount = r.GetValue(1) is string text ? decimal.Parse(text, NumberStyles.Float, CultureInfo.InvariantCulture) : r.GetDecimal(1);
+            spends.Add(new Spend(r.GetInstant(0), amount));
         }
 
         return spends;

@@ -375,7 +375,30 @@ public static class Migrations
         """
         ALTER TABLE customers ADD COLUMN settle_due_at BIGINT NULL;
         """),
+        (11, "the spend of each order and card transaction, for spend-based tiers",
+        // A tier's spend measure sums these over its window (an index range of small rows) instead of reading every order's
+        // body. Kept while the tenant's program measures spend, filled from the events when it starts to (docs/ledger.md).
+        $$"""
+        CREATE TABLE spends (
+            tenant_id {id} NOT NULL,
+            customer_id {id} NOT NULL,
+            received_at BIGINT NOT NULL,
+            event_id {id} NOT NULL,
+            amount {money} NOT NULL,
+            PRIMARY KEY (tenant_id, customer_id, received_at, event_id)
+        ){without_rowid};
+        {{SpendsFromEvents.Replace("tenant_id = @t AND ", "", StringComparison.Ordinal)}};
+        """),
     ];
+
+    /// <summary>The spends of a tenant's orders and card transactions with a numeric total, from their stored bodies (@t the tenant).</summary>
+    internal const string SpendsFromEvents =
+        """
+        INSERT INTO spends (tenant_id, customer_id, received_at, event_id, amount)
+        SELECT tenant_id, customer_id, received_at, event_id, {payload_total} FROM events
+        WHERE tenant_id = @t AND type IN ('order', 'transaction') AND {payload_total_is_number}
+        ON CONFLICT (tenant_id, customer_id, received_at, event_id) DO NOTHING
+        """;
 
     /// <summary>
     /// Step 6, on SQLite only (PostgreSQL's uuid is 16 bytes already): every {id} column's text becomes the 16 bytes
@@ -388,8 +411,9 @@ public static class Migrations
     private static string IdsAsBlobsSql()
     {
         var columns = new List<(string Table, string Column)>();
-        foreach (var (_, _, sql) in Steps)
+        foreach (var (version, _, sql) in Steps)
         {
+            if (version >= 6) break; // later steps' tables are created with 16-byte ids already
             string? table = null;
             foreach (var line in sql.Split('\n'))
             {
@@ -474,11 +498,18 @@ public static class Migrations
             .Replace("{true}", "1", StringComparison.Ordinal)
             .Replace("{money}", "TEXT", StringComparison.Ordinal)
             .Replace("{json}", "TEXT", StringComparison.Ordinal)
+            .Replace("{without_rowid}", " WITHOUT ROWID", StringComparison.Ordinal)
+            // The number's own text (-> keeps it), so the amount stays exact.
+            .Replace("{payload_total}", "payload -> ('$.' || type || '.total')", StringComparison.Ordinal)
+            .Replace("{payload_total_is_number}", "json_type(payload, '$.' || type || '.total') IN ('integer', 'real')", StringComparison.Ordinal)
         : sql.Replace("{id}", "uuid", StringComparison.Ordinal)
             .Replace("{seq}", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY", StringComparison.Ordinal)
             .Replace("{bool}", "BOOLEAN", StringComparison.Ordinal)
             .Replace("{false}", "FALSE", StringComparison.Ordinal)
             .Replace("{true}", "TRUE", StringComparison.Ordinal)
             .Replace("{money}", "NUMERIC", StringComparison.Ordinal)
-            .Replace("{json}", "TEXT", StringComparison.Ordinal);
+            .Replace("{json}", "TEXT", StringComparison.Ordinal)
+            .Replace("{without_rowid}", "", StringComparison.Ordinal)
+            .Replace("{payload_total}", "(payload::jsonb -> type ->> 'total')::numeric", StringComparison.Ordinal)
+            .Replace("{payload_total_is_number}", "jsonb_typeof(payload::jsonb -> type -> 'total') = 'number'", StringComparison.Ordinal);
 }

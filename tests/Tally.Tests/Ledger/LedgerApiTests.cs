@@ -566,7 +566,7 @@ public abstract class LedgerApiTests<TApp>(TApp app) : IClassFixture<TApp>
     }
 
     [Fact]
-    public async Task A_spend_based_tier_counts_order_totals_at_the_next_movement()
+    public async Task A_spend_based_tier_counts_the_totals_of_processed_orders()
     {
         await Program(new
         {
@@ -576,6 +576,7 @@ public abstract class LedgerApiTests<TApp>(TApp app) : IClassFixture<TApp>
         var (_, customer) = await NewCustomer();
         var order = new { order = new { orderId = "o-1", total = 620.5m }, eventId = Guid.NewGuid(), customerId = customer };
         Assert.Equal(HttpStatusCode.OK, (await api.PostJson("/api/v1/events/orders", order)).Status);
+        await api.Processed(order.eventId); // the spend counts once the worker processed the order
 
         await api.Adjust(customer, 1, create: false);
 
@@ -614,6 +615,32 @@ public abstract class LedgerApiTests<TApp>(TApp app) : IClassFixture<TApp>
 
         await Order(10m); // still Gold: nothing more is written
         Assert.Single(await ActivityTypes(customer), t => t == "tierUpgraded");
+        await Program(new { });
+    }
+
+    [Fact]
+    public async Task A_switch_to_spend_based_tiers_counts_the_orders_processed_before_it()
+    {
+        await Program(new { });
+        var (_, customer) = await NewCustomer();
+        var eventId = Guid.NewGuid();
+        var order = new { order = new { orderId = $"o-{eventId:N}", total = 300.25m }, eventId, customerId = customer };
+        Assert.Equal(HttpStatusCode.OK, (await api.PostJson("/api/v1/events/orders", order)).Status);
+        await api.Processed(eventId);
+        var second = Guid.NewGuid();
+        Assert.Equal(HttpStatusCode.OK, (await api.PostJson("/api/v1/events/transactions",
+            new { transaction = new { total = 200m, source = "pos" }, eventId = second, customerId = customer })).Status);
+        await api.Processed(second);
+
+        await Program(new
+        {
+            tiers = new[] { new { name = "Bronze", threshold = 0 }, new { name = "Gold", threshold = 500 } },
+            tierBasis = new { measure = "spend", period = "P12M" },
+        });
+        await Advance("PT1S"); // the settle jobs a tier change schedules decide every customer's tier
+
+        Assert.Equal("Gold", (string?)(await api.GetJson($"/api/v1/customers/{customer}")).Body!["tier"]);
+        Assert.Equal("Gold", (string?)(await BalanceOf(customer))["tier"]);
         await Program(new { });
     }
 

@@ -60,6 +60,32 @@ public sealed class MigrationTests : SqliteDatabaseTest
         }
     }
 
+    [Fact]
+    public async Task Orders_stored_before_step_11_have_their_exact_spend_after_it()
+    {
+        var (tenant, customer) = (Guid.NewGuid(), Guid.NewGuid());
+        await SeedAtVersionAsync(10,
+            """
+            INSERT INTO tenants (tenant_id, name, created_at) VALUES (@t, 'old', 0);
+            INSERT INTO customers (tenant_id, customer_id, created_at, changed_at, points_balance) VALUES (@t, @c, 0, 0, 0);
+            INSERT INTO events (tenant_id, event_id, customer_id, type, payload, received_at, status) VALUES (@t, @e1, @c, 'order', '{"order":{"total":19.99}}', 1, 'processed');
+            INSERT INTO events (tenant_id, event_id, customer_id, type, payload, received_at, status) VALUES (@t, @e2, @c, 'transaction', '{"transaction":{"total":1e3}}', 2, 'pending');
+            INSERT INTO events (tenant_id, event_id, customer_id, type, payload, received_at, status) VALUES (@t, @e3, @c, 'order', '{"order":{"orderId":"no-total"}}', 3, 'processed');
+            INSERT INTO events (tenant_id, event_id, customer_id, type, payload, received_at, status) VALUES (@t, @e4, @c, 'action', '{"total":5}', 4, 'processed');
+            """,
+            cmd => cmd.With("@t", tenant).With("@c", customer).With("@e1", Guid.NewGuid()).With("@e2", Guid.NewGuid()).With("@e3", Guid.NewGuid())
+                .With("@e4", Guid.NewGuid()));
+
+        await Migrations.MigrateAsync(Db, NullLogger.Instance, default);
+
+        await using var c = await Db.OpenAsync(default);
+        await using var spends = c.Command("SELECT amount FROM spends WHERE tenant_id = @t AND customer_id = @c ORDER BY received_at").With("@t", tenant).With("@c", customer);
+        await using var r = await spends.ExecuteReaderAsync();
+        var amounts = new List<decimal>();
+        while (await r.ReadAsync()) amounts.Add(decimal.Parse(r.GetString(0), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal([19.99m, 1000m], amounts);
+    }
+
     /// <summary>Migrates the store up to <paramref name="version"/> only and writes rows as that version did.</summary>
     private async Task SeedAtVersionAsync(int version, string sql, Action<System.Data.Common.DbCommand> bind)
     {

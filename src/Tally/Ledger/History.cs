@@ -69,7 +69,7 @@ public static class History
                 EntryType.MergeIn => e.Lots.Select(r => byId.TryGetValue(r.LotId, out var l) ? l.EarnedAt : (DateTimeOffset?)null).Max(),
                 _ => null,
             };
-            if (earn > lastEarn || lastEarn is null) lastEarn = earn ?? lastEarn;
+            if (earn is { } t && (lastEarn is null || t > lastEarn)) lastEarn = t;
         }
 
         return current with

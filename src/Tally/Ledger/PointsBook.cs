@@ -19,7 +19,7 @@ public static class PointsBook
     {
         var (c, tx, now) = (ctx.Connection, ctx.Tx, ctx.Now);
         var (settings, _) = await LedgerStore.SettingsAsync(c, tx, tenantId, ct);
-        if (settings.Tiers.Count == 0 || settings.TierMeasure != TierMeasure.Spend) return;
+        if (!LedgerStore.MeasuresSpend(settings)) return;
         var loaded = await LedgerStore.LoadLotsIfDueAsync(c, tx, tenantId, customerId, ctx.Db.ForUpdate, settings, now, ct);
         if (loaded is null || loaded.Account.IsClosed) return;
         var tier = await LedgerStore.DecideTierAsync(c, tx, tenantId, loaded.Tier, loaded.Account, settings, now, ct);

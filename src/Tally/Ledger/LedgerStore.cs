@@ -606,7 +606,7 @@ public static class LedgerStore
             if (memo is not null && memo.TryGetValue(key, out var known) && known is ValueTuple<DateTimeOffset, NodaTime.Period?, decimal> k
                 && k.Item1 == at && Equals(k.Item2, settings.TierPeriod))
                 return k.Item3;
-            var spend = Tiers.SpendMeasure(await SpendsAsync(c, tx, tenantId, a.CustomerId, settings, at, ct), settings, at);
+            var spend = await SpendAsync(c, tx, tenantId, a.CustomerId, settings, at, ct);
             if (memo is not null) memo[key] = ValueTuple.Create(at, settings.TierPeriod, spend);
             return spend;
         }
@@ -637,33 +637,27 @@ public static class LedgerStore
         if (!MeasuresSpend(settings)) return;
         var insert = c.Prepared(
             """
-            INSERT INTO spends (tenant_id, customer_id, received_at, event_id, amount) VALUES (@t, @c, @at, @e, @a)
+            INSERT INTO spends (tenant_id, customer_id, received_at, event_id, amount_e4) VALUES (@t, @c, @at, @e, @a)
             ON CONFLICT (tenant_id, customer_id, received_at, event_id) DO NOTHING
             """, tx);
-        await insert.With("@t", tenantId).With("@c", customerId).With("@at", receivedAt).With("@e", eventId).With("@a", amount).ExecuteNonQueryAsync(ct);
+        await insert.With("@t", tenantId).With("@c", customerId).With("@at", receivedAt).With("@e", eventId)
+            .With("@a", (long)Math.Clamp(decimal.Round(amount * SpendScale, MidpointRounding.AwayFromZero), long.MinValue, long.MaxValue)).ExecuteNonQueryAsync(ct);
         TransactionMemo.Of(tx)?.Remove((SpendMemo, tenantId, customerId));
     }
 
-    /// <summary>The spends of the customer's processed orders and transactions received in the tier window ending at <paramref name="at"/>.</summary>
-    private static async Task<List<Spend>> SpendsAsync(DbConnection c, DbTransaction? tx, Guid tenantId, Guid customerId, ProgramSettings settings,
+    /// <summary>The spend of the customer's processed orders and transactions received in the tier window ending at <paramref name="at"/>.</summary>
+    private static async Task<decimal> SpendAsync(DbConnection c, DbTransaction? tx, Guid tenantId, Guid customerId, ProgramSettings settings,
         DateTimeOffset at, CancellationToken ct)
     {
         var since = settings.TierPeriod is null ? DateTimeOffset.UnixEpoch : settings.Subtract(at, settings.TierPeriod);
         await using var cmd = c.Command(
-            """
-            SELECT received_at, amount FROM spends WHERE tenant_id = @t AND customer_id = @c AND received_at > @since AND received_at <= @at
-            """, tx);
-        await using var r = await cmd.With("@t", tenantId).With("@c", customerId).With("@since", since).With("@at", at).ExecuteReaderAsync(ct);
-        var spends = new List<Spend>();
-        while (await r.ReadAsync(ct))
-        {
-            // SQLite keeps the amount as the number's text (exact), PostgreSQL as numeric.
-            var amount = r.GetValue(1) is string text ? decimal.Parse(text, NumberStyles.Float, CultureInfo.InvariantCulture) : r.GetDecimal(1);
-            spends.Add(new Spend(r.GetInstant(0), amount));
-        }
-
-        return spends;
+            "SELECT COALESCE(SUM(amount_e4), 0) FROM spends WHERE tenant_id = @t AND customer_id = @c AND received_at > @since AND received_at <= @at", tx);
+        var sum = await cmd.With("@t", tenantId).With("@c", customerId).With("@since", since).With("@at", at).ExecuteScalarAsync(ct);
+        return Convert.ToDecimal(sum, CultureInfo.InvariantCulture) / SpendScale;
     }
+
+    /// <summary>Spends are kept in ten-thousandths of the currency unit (exact sums on both engines).</summary>
+    private const decimal SpendScale = 10_000m;
 
     private static async Task QueuePointsEventAsync(DbConnection c, DbTransaction tx, Guid tenantId, Posting posting, long previous, string? campaign,
         DateTimeOffset now, CancellationToken ct)

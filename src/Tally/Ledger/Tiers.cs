@@ -15,7 +15,6 @@ public sealed record TierStatus(string? Tier, DateTimeOffset? PeriodEndsAt = nul
 public sealed record TierDecision(TierStatus Status, IReadOnlyList<LedgerEvent> Events, Tier? NextTier, decimal? ToNextTier);
 
 /// <summary>A spend that counts towards a spend-based tier (an order or transaction total).</summary>
-public sealed record Spend(DateTimeOffset At, decimal Amount);
 
 public static class Tiers
 {
@@ -35,13 +34,6 @@ public static class Tiers
     // the earns behind it cannot be placed in a rolling window from the entries.
     private static long MergedLifetime(IEnumerable<Entry> entries, DateTimeOffset since, DateTimeOffset at) =>
         since == DateTimeOffset.MinValue ? entries.Where(e => e.At <= at && e.Type is EntryType.MergeIn or EntryType.MergeOut).Sum(e => e.Earned) : 0;
-
-    /// <summary>The spend in the tier window ending at <paramref name="at"/>, or over the lifetime.</summary>
-    public static decimal SpendMeasure(IEnumerable<Spend> spends, ProgramSettings settings, DateTimeOffset at)
-    {
-        var since = settings.TierPeriod is null ? DateTimeOffset.MinValue : settings.Subtract(at, settings.TierPeriod);
-        return spends.Where(s => s.At > since && s.At <= at).Sum(s => s.Amount);
-    }
 
     /// <summary>
     /// Decides the tier after a movement or at a due time. An upgrade takes effect at once and starts a new

@@ -376,25 +376,26 @@ public static class Migrations
         ALTER TABLE customers ADD COLUMN settle_due_at BIGINT NULL;
         """),
         (11, "the spend of each order and card transaction, for spend-based tiers",
-        // A tier's spend measure sums these over its window (an index range of small rows) instead of reading every order's
-        // body. Kept while the tenant's program measures spend, filled from the events when it starts to (docs/ledger.md).
+        // A tier's spend measure sums these over its window (one SUM over an index range) instead of reading every order's
+        // body; amounts in ten-thousandths, so the sum is exact on both engines. Kept while the tenant's program measures spend,
+        // filled from the events when it starts to (docs/ledger.md).
         $$"""
         CREATE TABLE spends (
             tenant_id {id} NOT NULL,
             customer_id {id} NOT NULL,
             received_at BIGINT NOT NULL,
             event_id {id} NOT NULL,
-            amount {money} NOT NULL,
+            amount_e4 BIGINT NOT NULL,
             PRIMARY KEY (tenant_id, customer_id, received_at, event_id)
         ){without_rowid};
         {{SpendsFromEvents.Replace("tenant_id = @t AND ", "", StringComparison.Ordinal)}};
         """),
     ];
 
-    /// <summary>The spends of a tenant's orders and card transactions with a numeric total, from their stored bodies (@t the tenant).</summary>
+    /// <summary>The spends (in ten-thousandths) of a tenant's orders and card transactions with a numeric total, from their stored bodies (@t the tenant).</summary>
     internal const string SpendsFromEvents =
         """
-        INSERT INTO spends (tenant_id, customer_id, received_at, event_id, amount)
+        INSERT INTO spends (tenant_id, customer_id, received_at, event_id, amount_e4)
         SELECT tenant_id, customer_id, received_at, event_id, {payload_total} FROM events
         WHERE tenant_id = @t AND type IN ('order', 'transaction') AND {payload_total_is_number}
         ON CONFLICT (tenant_id, customer_id, received_at, event_id) DO NOTHING
@@ -499,8 +500,7 @@ public static class Migrations
             .Replace("{money}", "TEXT", StringComparison.Ordinal)
             .Replace("{json}", "TEXT", StringComparison.Ordinal)
             .Replace("{without_rowid}", " WITHOUT ROWID", StringComparison.Ordinal)
-            // The number's own text (-> keeps it), so the amount stays exact.
-            .Replace("{payload_total}", "payload -> ('$.' || type || '.total')", StringComparison.Ordinal)
+            .Replace("{payload_total}", "CAST(round(json_extract(payload, '$.' || type || '.total') * 10000) AS INTEGER)", StringComparison.Ordinal)
             .Replace("{payload_total_is_number}", "json_type(payload, '$.' || type || '.total') IN ('integer', 'real')", StringComparison.Ordinal)
         : sql.Replace("{id}", "uuid", StringComparison.Ordinal)
             .Replace("{seq}", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY", StringComparison.Ordinal)
@@ -510,6 +510,6 @@ public static class Migrations
             .Replace("{money}", "NUMERIC", StringComparison.Ordinal)
             .Replace("{json}", "TEXT", StringComparison.Ordinal)
             .Replace("{without_rowid}", "", StringComparison.Ordinal)
-            .Replace("{payload_total}", "(payload::jsonb -> type ->> 'total')::numeric", StringComparison.Ordinal)
+            .Replace("{payload_total}", "round((payload::jsonb -> type ->> 'total')::numeric * 10000)::bigint", StringComparison.Ordinal)
             .Replace("{payload_total_is_number}", "jsonb_typeof(payload::jsonb -> type -> 'total') = 'number'", StringComparison.Ordinal);
 }

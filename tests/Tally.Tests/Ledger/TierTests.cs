@@ -113,11 +113,4 @@ public class TierTests
         Assert.Equal(400m, Tiers.PointsMeasure(entries, s, T0.AddMonths(12)));
         Assert.Equal(1100m, Tiers.PointsMeasure(entries, s with { TierPeriod = null }, T0.AddMonths(30)));
     }
-
-    [Fact]
-    public void The_spend_measure_sums_the_spends_in_the_window()
-    {
-        Spend[] spends = [new(T0, 100m), new(T0.AddMonths(11), 50.5m), new(T0.AddMonths(13), 20m)];
-        Assert.Equal(70.5m, Tiers.SpendMeasure(spends, Program, T0.AddMonths(13)));
-    }
 }

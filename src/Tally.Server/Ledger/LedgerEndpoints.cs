@@ -92,30 +92,31 @@ public static class LedgerEndpoints
         var view = await db.ReadAsync(async c =>
         {
             var (settings, _) = await LedgerStore.SettingsAsync(c, null, tenantId, ct);
-            // The expiring list looks one reminder period ahead: when nothing of the account falls due before that window
-            // ends, no lot can be in it, and the open lots need not be read (O(1) however many a loyal customer holds).
-            var loaded = await LedgerStore.LoadLotsIfDueAsync(c, null, tenantId, id, "", settings, settings.Add(now, settings.ExpiryReminderBefore), ct);
-            if (loaded is null) return null;
             if (at is { } past && past < now)
             {
                 // Time travel replays the entries that had taken effect: the figures are their sums, the lots' remaining the
                 // sums of their refs (so the expiring list is the one of that instant), the tier the one held then.
-                if (past < loaded.CreatedAt)
+                var history = await LedgerStore.HistoryAsync(c, tenantId, id, past, ct);
+                var named = history.SelectMany(e => e.Lots).Select(r => r.LotId).ToHashSet();
+                if (await LedgerStore.LoadAsync(c, null, tenantId, id, "", ct, named) is not { } withLots) return null;
+                if (past < withLots.CreatedAt)
                 {
                     // Before the customer existed: nothing, and the first tier still to reach.
                     var (first, need) = Tiers.Next(settings, null, 0);
                     return new BalanceView(0, 0, 0, 0, 0, 0, [], null, first?.Name, need, past);
                 }
 
-                var history = await LedgerStore.HistoryAsync(c, tenantId, id, past, ct);
-                var named = history.SelectMany(e => e.Lots).Select(r => r.LotId).ToHashSet();
-                var withLots = await LedgerStore.LoadAsync(c, null, tenantId, id, "", ct, named);
-                var then = History.AccountAsOf(withLots!.Account, history, withLots.Account.Lots, past);
-                var (tierThen, next, toNext) = await LedgerStore.TierAsOfAsync(c, tenantId, loaded.Tier.Tier, then, settings, past, ct);
+                var then = History.AccountAsOf(withLots.Account, history, withLots.Account.Lots, past);
+                var (tierThen, next, toNext) = await LedgerStore.TierAsOfAsync(c, tenantId, withLots.Tier.Tier, then, settings, past, ct);
                 var reserved = await LedgerStore.ReservedAsOfAsync(c, tenantId, id, past, ct);
                 return new BalanceView(then.Balance - reserved, then.Pending, reserved, then.LifetimeEarned, then.LifetimeRedeemed, then.LifetimeExpired,
                     History.Expiring(then, settings, past), tierThen, next?.Name, toNext, past);
             }
+
+            // The expiring list looks one reminder period ahead: when nothing of the account falls due before that window
+            // ends, no lot can be in it, and the open lots need not be read (O(1) however many a loyal customer holds).
+            var loaded = await LedgerStore.LoadLotsIfDueAsync(c, null, tenantId, id, "", settings, settings.Add(now, settings.ExpiryReminderBefore), ct);
+            if (loaded is null) return null;
 
             // "Now" reads the figures cached on the customer row: O(1) in the length of the history.
             var tier = await LedgerStore.DecideTierAsync(c, null, tenantId, loaded.Tier, loaded.Account, settings, now, ct);

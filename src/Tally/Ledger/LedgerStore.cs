@@ -592,24 +592,10 @@ public static class LedgerStore
         return (tier, next, toNext);
     }
 
-    private static readonly object SpendMemo = new();
-
     private static async Task<decimal> MeasureAsync(DbConnection c, DbTransaction? tx, Guid tenantId, Account a, ProgramSettings settings,
         DateTimeOffset at, CancellationToken ct)
     {
-        if (settings.TierMeasure == TierMeasure.Spend)
-        {
-            // Within one write transaction a customer's spend up to an instant is read once (an order's awards and then its
-            // own tier decision both ask); recording a spend forgets it (RecordSpendAsync).
-            var memo = TransactionMemo.Of(tx);
-            var key = (SpendMemo, tenantId, a.CustomerId);
-            if (memo is not null && memo.TryGetValue(key, out var known) && known is ValueTuple<DateTimeOffset, NodaTime.Period?, decimal> k
-                && k.Item1 == at && Equals(k.Item2, settings.TierPeriod))
-                return k.Item3;
-            var spend = await SpendAsync(c, tx, tenantId, a.CustomerId, settings, at, ct);
-            if (memo is not null) memo[key] = ValueTuple.Create(at, settings.TierPeriod, spend);
-            return spend;
-        }
+        if (settings.TierMeasure == TierMeasure.Spend) return await SpendAsync(c, tx, tenantId, a.CustomerId, settings, at, ct);
 
         if (settings.TierPeriod is null) return a.LifetimeEarned;
         var since = settings.Subtract(at, settings.TierPeriod);
@@ -642,7 +628,6 @@ public static class LedgerStore
             """, tx);
         await insert.With("@t", tenantId).With("@c", customerId).With("@at", receivedAt).With("@e", eventId)
             .With("@a", (long)Math.Clamp(decimal.Round(amount * SpendScale, MidpointRounding.AwayFromZero), long.MinValue, long.MaxValue)).ExecuteNonQueryAsync(ct);
-        TransactionMemo.Of(tx)?.Remove((SpendMemo, tenantId, customerId));
     }
 
     /// <summary>The spend of the customer's processed orders and transactions received in the tier window ending at <paramref name="at"/>.</summary>

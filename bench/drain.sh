@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # The worker alone: seeds a store with queued orders (worker off, 1,000 order rules by default), then drains copies of it
 # with the worker on and prints orders/s and server CPU per order. With TALLY_DRAIN_BASE=<git ref>, that ref is built
-# too and the two builds drain in turn (base, this tree, base, ...): on a VM whose speed drifts within the hour, only
-# such pairs compare. usage: bench/drain.sh [orders] [rules] [rounds]; TALLY_LOAD_CUSTOMERS=<n> spreads the orders over n
+# too, seeds the store, and the two builds drain it in turn (base, this, this, base, ...): on a VM whose speed drifts within
+# the hour, only such pairs compare. usage: bench/drain.sh [orders] [rules] [rounds]; TALLY_LOAD_CUSTOMERS=<n> spreads the orders over n
 # customers (5,000 by default; fewer make loyal customers with many open lots); TALLY_DRAIN_PROGRAM=<json> puts that
-# program (PUT /api/v1/program, e.g. spend-based tiers) before the orders are queued. Loopback only.
+# program (PUT /api/v1/program, e.g. spend-based tiers) before the orders are queued; TALLY_DRAIN_WARMUP=<s> (4 by default)
+# is how long a drain runs before it is measured (with 1,000 rules the JIT is still busy after 4 s: give it 10 and enough
+# orders to last beyond). Loopback only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 orders=${1:-30000}; rules=${2:-1000}; rounds=${3:-2}; port=${TALLY_BENCH_PORT:-5189}
+warmup=${TALLY_DRAIN_WARMUP:-4}
 base=${TALLY_DRAIN_BASE:-}
 . bench/build.sh
 work=$(mktemp -d)
@@ -39,7 +42,8 @@ start() {
 stop() { kill "$pid"; wait "$pid" 2>/dev/null || true; pid=; }
 
 mkdir "$work/seed"
-Tally__RunWorker=false start "$work/app" "$work/seed"
+# Seeded by the base when there is one: this tree's build upgrades an older store at start, never the other way round.
+Tally__RunWorker=false start "${builds[0]}" "$work/seed"
 bench/publish-rules.sh "http://127.0.0.1:$port" bench-key "$rules" order >/dev/null
 if [ -n "${TALLY_DRAIN_PROGRAM:-}" ]; then
   curl -fs -X PUT -H "Authorization: Bearer bench-key" -H "Content-Type: application/json" \
@@ -51,11 +55,14 @@ stop
 queue() { curl -fs -m 5 -H "Authorization: Bearer bench-key" "http://127.0.0.1:$port/api/v1/admin/queue" | grep -Eo '[0-9]+' | head -1; }
 cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
 for round in $(seq "$rounds"); do
-  for app in "${builds[@]}"; do
+  # Alternate who goes first (base, this, this, base, ...): the second drain of a pair tends to run slower.
+  order=("${builds[@]}")
+  [ $((round % 2)) -eq 0 ] && [ ${#builds[@]} -eq 2 ] && order=("${builds[1]}" "${builds[0]}")
+  for app in "${order[@]}"; do
     run="$work/run"; rm -rf "$run"; mkdir "$run"; cp -r "$work/seed/data" "$run/"
     start "$app" "$run"
-    # The first 4 s warm the JIT up; the figures are over the rest of the drain.
-    sleep 4
+    # The first seconds warm the JIT up; the figures are over the rest of the drain.
+    sleep "$warmup"
     t0=$(date +%s.%N); c0=$(cpu); left=$(queue)
     while [ "$(queue)" != "0" ]; do sleep 0.5; done
     c1=$(cpu); t1=$(date +%s.%N)

@@ -244,15 +244,44 @@ public static class LedgerStore
         return Movements.Settle(loaded.Account, settings, Cause.Schedule("spendable"), now).Account.Balance - loaded.Reserved;
     }
 
-    /// <summary>The lots an award created: those whose source is the event's outcomes (by source event id), not received by transfer or merge.</summary>
+    /// <summary>
+    /// The lots an award created, oldest first: those its <c>earn</c> entries credited. An event's outcomes post under
+    /// movement keys <c>event:&lt;id&gt;:...</c> (<see cref="Cause.Event"/>), found among the customer's entries; no index on
+    /// the lots' source is kept for this rare lookup (one index entry less for every lot an award writes).
+    /// </summary>
     public static async Task<List<Guid>> AwardLotsAsync(DbConnection c, DbTransaction? tx, Guid tenantId, Guid customerId, string eventId, CancellationToken ct)
     {
-        await using var cmd = c.Command(
-            "SELECT lot_id FROM lots WHERE tenant_id = @t AND source_event_id = @e AND customer_id = @c AND from_lot_id IS NULL ORDER BY earned_at, lot_id", tx);
-        await using var r = await cmd.With("@t", tenantId).With("@e", eventId).With("@c", customerId).ExecuteReaderAsync(ct);
-        var ids = new List<Guid>();
-        while (await r.ReadAsync(ct)) ids.Add(r.GetGuidValue(0));
-        return ids;
+        var prefix = $"event:{eventId}:";
+        // Text order is the engine's collation on PostgreSQL (which may ignore punctuation), so the key range narrowing the
+        // scan is SQLite's alone (byte order); the prefix test is exact on both.
+        var range = c is Microsoft.Data.Sqlite.SqliteConnection ? " AND movement_key >= @lo AND movement_key < @hi" : "";
+        var credited = new HashSet<Guid>();
+        await using (var cmd = c.Command(
+            $"""
+            SELECT lot_refs FROM ledger_entries WHERE tenant_id = @t AND customer_id = @c{range}
+              AND substr(movement_key, 1, @n) = @lo AND type = 'earn' AND lot_refs IS NOT NULL
+            """, tx))
+        {
+            await using var r = await cmd.With("@t", tenantId).With("@c", customerId).With("@lo", prefix).With("@hi", $"event:{eventId};")
+                .With("@n", prefix.Length).ExecuteReaderAsync(ct);
+            while (await r.ReadAsync(ct))
+            {
+                foreach (var lot in JsonSerializer.Deserialize<List<LotRef>>(r.GetString(0), TallyJson.Options) ?? [])
+                    if (lot.Points > 0) credited.Add(lot.LotId);
+            }
+        }
+
+        if (credited.Count == 0) return [];
+        var ids = credited.ToList();
+        var names = string.Join(", ", ids.Select((_, i) => string.Create(CultureInfo.InvariantCulture, $"@l{i}")));
+        await using var order = c.Command(
+            $"SELECT lot_id FROM lots WHERE tenant_id = @t AND lot_id IN ({names}) AND from_lot_id IS NULL ORDER BY earned_at, lot_id", tx);
+        order.With("@t", tenantId);
+        for (var i = 0; i < ids.Count; i++) order.With(string.Create(CultureInfo.InvariantCulture, $"@l{i}"), ids[i]);
+        await using var lots = await order.ExecuteReaderAsync(ct);
+        var sorted = new List<Guid>(ids.Count);
+        while (await lots.ReadAsync(ct)) sorted.Add(lots.GetGuidValue(0));
+        return sorted;
     }
 
     /// <summary>The redeem entry a redemption event posted, and the redemption_reversal entries that already gave some of it back.</summary>

@@ -390,6 +390,12 @@ public static class Migrations
         ){without_rowid};
         {{SpendsFromEvents.Replace("tenant_id = @t AND ", "", StringComparison.Ordinal)}};
         """),
+        (12, "lots: no index on the source event",
+        // Only a reversal looked lots up by their event, and it finds them through the award's entries
+        // (LedgerStore.AwardLotsAsync): every lot an award writes costs one index entry less.
+        """
+        DROP INDEX lots_source_event;
+        """),
     ];
 
     /// <summary>The spends (in ten-thousandths) of a tenant's orders and card transactions with a numeric total, from their stored bodies (@t the tenant).</summary>

@@ -337,6 +337,32 @@ public abstract class LedgerApiTests<TApp>(TApp app) : IClassFixture<TApp>
     }
 
     [Fact]
+    public async Task Reversing_an_event_takes_back_every_award_it_made_and_only_those()
+    {
+        await Program(new { });
+        var (tenant, customer) = await NewCustomer();
+        var order = await Action(customer);
+        var other = await Action(customer);
+        Assert.True(await app.EarnAsync(tenant, customer, order, 100));
+        Assert.True(await app.EarnAsync(tenant, customer, order, 50, outcome: 1));
+        Assert.True(await app.EarnAsync(tenant, customer, other, 30));
+
+        // The event's two awards are found through its entries; the other event's lot is not one of them.
+        var partial = await api.PostJson($"/api/v1/events/{order}/reversal", new { points = 120 });
+        Assert.Equal(HttpStatusCode.Created, partial.Status);
+        Assert.Equal(60, (long)(await BalanceOf(customer))["balance"]!);
+        var rest = await api.PostJson($"/api/v1/events/{order}/reversal", new { });
+        Assert.Equal(HttpStatusCode.Created, rest.Status);
+        Assert.Equal(30, (long)rest.Body!["points"]!);
+        var b = await BalanceOf(customer);
+        Assert.Equal((30, 30), ((long)b["balance"]!, (long)b["lifetimeEarned"]!));
+        var again = await api.PostJson($"/api/v1/events/{order}/reversal", new { points = 1 });
+        Assert.Equal("nothing_to_reverse", (string?)again.Body!["code"]);
+        var otherRefund = await api.PostJson($"/api/v1/events/{other}/reversal", new { });
+        Assert.Equal(30, (long)otherRefund.Body!["points"]!);
+    }
+
+    [Fact]
     public async Task Reversing_a_spent_award_under_clamp_records_the_unrecovered_points()
     {
         await Program(new { negativeBalance = "clamp" });

@@ -29,7 +29,7 @@ public sealed class WriteQueue : IAsyncDisposable
     private readonly CancellationTokenSource stopping = new();
 
     /// <summary>How long the checkpointer lets commits gather before copying them: a page written by several commits is copied once.</summary>
-    public static readonly TimeSpan CheckpointInterval = TimeSpan.FromMilliseconds(200);
+    public static readonly TimeSpan CheckpointInterval = TimeSpan.FromMilliseconds(100);
 
     /// <summary>
     /// The writer's own checkpoint threshold, in pages (64 MB): a backstop that only a checkpointer far behind lets the WAL

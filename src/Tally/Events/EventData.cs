@@ -166,14 +166,19 @@ public static class EventData
     }
 
     /// <summary>Inserts the event unless its id is taken: pending, or (<paramref name="settled"/>) processed when received.</summary>
-    private static async Task<bool> InsertAsync(DbConnection c, DbTransaction tx, NewEvent e, string? result, CancellationToken ct, bool settled = false) =>
-        await c.ExecuteRowsAsync(tx,
-            "INSERT INTO events (tenant_id, event_id, customer_id, type, name_space, payload, received_at, status, result, processed_at)",
-            " ON CONFLICT (tenant_id, event_id) DO NOTHING", [e], x =>
-            [
-                x.TenantId, x.EventId, x.CustomerId, Name(x.Type), x.NameSpace, x.Payload, x.ReceivedAt,
-                settled ? EventStatus.Processed : EventStatus.Pending, result, settled ? x.ReceivedAt : null,
-            ], ct) > 0;
+    private static async Task<bool> InsertAsync(DbConnection c, DbTransaction tx, NewEvent e, string? result, CancellationToken ct, bool settled = false)
+    {
+        var cmd = c.Prepared(
+            """
+            INSERT INTO events (tenant_id, event_id, customer_id, type, name_space, payload, received_at, status, result, processed_at)
+            VALUES (@t, @e, @c, @type, @ns, @payload, @at, @status, @result, @done)
+            ON CONFLICT (tenant_id, event_id) DO NOTHING
+            """, tx);
+        return await cmd.With("@t", e.TenantId).With("@e", e.EventId).With("@c", e.CustomerId).With("@type", Name(e.Type))
+            .With("@ns", e.NameSpace).With("@payload", e.Payload).With("@at", e.ReceivedAt)
+            .With("@status", settled ? EventStatus.Processed : EventStatus.Pending).With("@result", result).With("@done", settled ? e.ReceivedAt : null)
+            .ExecuteNonQueryAsync(ct) > 0;
+    }
 
     private static async Task<IngestedEvent> ExistingAsync(DbConnection c, DbTransaction tx, NewEvent e, CancellationToken ct)
     {

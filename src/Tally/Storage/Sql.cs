@@ -78,15 +78,17 @@ public static class Sql
     /// other parameters. PostgreSQL gets multi-row statements of up to 1,000 rows or about 30,000 parameters (its limit
     /// is 65,535). SQLite gets one prepared single-row statement run once per row: it looks a parameter up by name in a
     /// list, so binding a statement of P parameters costs P², and a prepared statement's step is cheap anyway.
-    /// Answers how many rows the statements changed (an insert's conflicts left out by ON CONFLICT DO NOTHING are not counted).
     /// </summary>
-    public static async Task<long> ExecuteRowsAsync<T>(this DbConnection c, DbTransaction tx, string head, string tail, IReadOnlyList<T> rows,
+    public static async Task ExecuteRowsAsync<T>(this DbConnection c, DbTransaction tx, string head, string tail, IReadOnlyList<T> rows,
         Func<T, object?[]> values, CancellationToken ct, Action<DbCommand>? extra = null)
     {
-        if (rows.Count == 0) return 0;
-        if (c is SqliteConnection sqlite) return await ExecuteRowByRowAsync(sqlite, tx, head, tail, rows, values, ct, extra);
+        if (rows.Count == 0) return;
+        if (c is SqliteConnection sqlite)
+        {
+            await ExecuteRowByRowAsync(sqlite, tx, head, tail, rows, values, ct, extra);
+            return;
+        }
 
-        long changed = 0;
         var width = values(rows[0]).Length;
         var chunk = Math.Clamp(30_000 / width, 1, 1_000);
         for (var start = 0; start < rows.Count; start += chunk)
@@ -113,10 +115,8 @@ public static class Sql
 #pragma warning disable CA2100 // the text is built from constants and parameter names only
             cmd.CommandText = sql.ToString();
 #pragma warning restore CA2100
-            changed += await cmd.ExecuteNonQueryAsync(ct);
+            await cmd.ExecuteNonQueryAsync(ct);
         }
-
-        return changed;
     }
 
     private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<DbConnection, Dictionary<(string Head, string Tail), DbCommand>> RowCommands = [];
@@ -126,12 +126,12 @@ public static class Sql
     /// rows holding a value it does not bind come here, to one single-row command per (head, tail) kept with the connection with
     /// its row parameters (@v0_0, @v0_1, ...: the row's values first, by position), so a call only sets values and steps.
     /// </summary>
-    private static async Task<long> ExecuteRowByRowAsync<T>(SqliteConnection c, DbTransaction tx, string head, string tail, IReadOnlyList<T> rows,
+    private static async Task ExecuteRowByRowAsync<T>(SqliteConnection c, DbTransaction tx, string head, string tail, IReadOnlyList<T> rows,
         Func<T, object?[]> values, CancellationToken ct, Action<DbCommand>? extra)
     {
         var all = new object?[rows.Count][];
         for (var i = 0; i < rows.Count; i++) all[i] = values(rows[i]);
-        if (SqliteRows.TryExecute(c, head, tail, all, extra) is { } written) return written;
+        if (SqliteRows.TryExecute(c, head, tail, all, extra)) return;
 
         var first = all[0];
         var width = first.Length;
@@ -147,15 +147,12 @@ public static class Sql
         cmd.Transaction = tx;
         while (cmd.Parameters.Count > width) cmd.Parameters.RemoveAt(cmd.Parameters.Count - 1);
         extra?.Invoke(cmd);
-        long changed = 0;
         for (var i = 0; i < rows.Count; i++)
         {
             var v = all[i];
             for (var j = 0; j < width; j++) cmd.Parameters[j].Value = ToDb(cmd, v[j]);
-            changed += await cmd.ExecuteNonQueryAsync(ct);
+            await cmd.ExecuteNonQueryAsync(ct);
         }
-
-        return changed;
     }
 
     /// <summary>SQL for an id column as 32 lowercase hex digits (a Guid's "N" text), on either engine.</summary>

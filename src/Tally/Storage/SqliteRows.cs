@@ -29,10 +29,10 @@ internal static class SqliteRows
 
     /// <summary>
     /// Writes <paramref name="rows"/> with the statement <c>head VALUES (row) tail</c>; the <paramref name="extra"/> parameters
-    /// (named, set once) are taken from a command it fills. Answers how many rows the steps changed, or null, having written
-    /// nothing, when a value has a type this path does not bind.
+    /// (named, set once) are taken from a command it fills. False, having written nothing, when a value has a type this path
+    /// does not bind.
     /// </summary>
-    public static long? TryExecute(SqliteConnection c, string head, string tail, IReadOnlyList<object?[]> rows, Action<DbCommand>? extra)
+    public static bool TryExecute(SqliteConnection c, string head, string tail, IReadOnlyList<object?[]> rows, Action<DbCommand>? extra)
     {
         DbParameter[] extras = [];
         if (extra is not null)
@@ -40,21 +40,20 @@ internal static class SqliteRows
             using var holder = c.CreateCommand();
             extra(holder);
             extras = [.. holder.Parameters.Cast<DbParameter>()];
-            if (extras.Any(p => !Bindable(p.Value))) return null;
+            if (extras.Any(p => !Bindable(p.Value))) return false;
         }
 
         foreach (var row in rows)
         {
             foreach (var v in row)
             {
-                if (!Bindable(v)) return null;
+                if (!Bindable(v)) return false;
             }
         }
 
         var statement = Prepare(c, head, tail, rows[0].Length);
         var stmt = statement.Stmt;
         var db = c.Handle!;
-        long changed = 0;
         try
         {
             foreach (var p in extras)
@@ -74,7 +73,6 @@ internal static class SqliteRows
                 }
 
                 if (rc != raw.SQLITE_DONE) throw Error(db, rc);
-                changed += raw.sqlite3_changes(db);
                 raw.sqlite3_reset(stmt);
             }
         }
@@ -84,7 +82,7 @@ internal static class SqliteRows
             raw.sqlite3_clear_bindings(stmt);
         }
 
-        return changed;
+        return true;
     }
 
     private static Statement Prepare(SqliteConnection c, string head, string tail, int width)

@@ -7,6 +7,14 @@ namespace Tally.Tests.Storage;
 public sealed class ReadConnectionTests : SqliteDatabaseTest
 {
     [Fact]
+    public void SQLite_runs_multi_threaded_because_every_connection_is_opened_through_Database()
+    {
+        // The setting only takes before SQLite's first connection: a connection opened some other way first would leave
+        // SQLite serialized (a mutex per call) and this process, the suite, testing another mode than the server runs in.
+        Assert.Equal(SQLitePCL.raw.SQLITE_OK, Database.SqliteThreadingResult);
+    }
+
+    [Fact]
     public async Task A_read_connection_is_kept_with_its_prepared_statements_unless_its_read_failed()
     {
         var (first, statement) = await Db.ReadAsync(c => Task.FromResult((c, c.Hot("SELECT 1", null))), default);

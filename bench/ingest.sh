@@ -15,7 +15,10 @@ queue_end=$(queue); sleep 2; queue_later=$(queue)
 kill $pid; wait $pid 2>/dev/null || true
 
 echo "--- ceiling (same run) ---"
-ceiling=$(../shared/tools/ceiling/run.sh "$secs" "$conns" | tee /dev/stderr | awk -F= '/durable_ingest_eps/ {print $2}')
+# Not `tee /dev/stderr`: reopening stderr truncates it when it is a file (bench/ingest.sh ... >log 2>&1 lost wrk's figures).
+ceiling_out=$(../shared/tools/ceiling/run.sh "$secs" "$conns")
+echo "$ceiling_out"
+ceiling=$(echo "$ceiling_out" | awk -F= '/durable_ingest_eps/ {print $2}')
 ours=$(awk '/Requests\/sec/ {print $2}' "$work/wrk.txt")
 echo "tally_eps=$ours"
 echo "ceiling_eps=$ceiling"

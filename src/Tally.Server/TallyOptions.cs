@@ -77,4 +77,11 @@ public sealed class TallyOptions
     /// <summary>How often the scheduler looks for due jobs when nothing woke it.</summary>
     [Range(typeof(TimeSpan), "00:00:00.010", "00:10:00")]
     public TimeSpan SchedulerPollInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// SQLite: how often the events stored since the last time are added to the customers' event index (listing a customer's
+    /// events scans those not added yet). Longer means fewer index pages written per event, and a longer scan meanwhile.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00.010", "00:10:00")]
+    public TimeSpan CustomerEventsInterval { get; set; } = TimeSpan.FromSeconds(2);
 }

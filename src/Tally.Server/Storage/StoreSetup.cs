@@ -24,6 +24,7 @@ public static class StoreSetup
         builder.Services.AddSingleton(new Tally.Customers.KnownCustomers());
         builder.Services.AddSingleton<EventSignal>();
         if (builder.Configuration.GetValue("Tally:RunWorker", true)) builder.Services.AddHostedService<EventWorker>();
+        builder.Services.AddHostedService<CustomerEventIndexer>();
 
         // Rules: the live rule sets, their assessment in the worker, trigger jobs, the webhook outbox sender.
         builder.Services.AddSingleton<Tally.Rules.RuleBook>();

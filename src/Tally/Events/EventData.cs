@@ -58,6 +58,9 @@ public static class EventData
 {
     internal const string Columns = "seq, event_id, customer_id, type, name_space, received_at, status, error, payload, processed_at, tenant_id";
 
+    /// <summary><see cref="Columns"/> of <c>events e</c>.</summary>
+    private const string JoinedColumns = "e.seq, e.event_id, e.customer_id, e.type, e.name_space, e.received_at, e.status, e.error, e.payload, e.processed_at, e.tenant_id";
+
     public static string Name(EventType type) => type switch
     {
         EventType.Action => "action",
@@ -196,8 +199,7 @@ public static class EventData
     /// <summary>A customer's events, newest first; the cursor is the position of the last one shown.</summary>
     public static async Task<Page<StoredEvent>> ListAsync(DbConnection c, Guid tenantId, Guid customerId, int limit, long? before, CancellationToken ct)
     {
-        await using var cmd = c.Command(
-            $"SELECT {Columns} FROM events WHERE tenant_id = @t AND customer_id = @c AND seq < @before ORDER BY seq DESC LIMIT @n");
+        await using var cmd = c.Command(CustomerEvents.Select(Sql.KindOf(c), JoinedColumns, "e.seq < @before", "@n"));
         await using var r = await cmd.With("@t", tenantId).With("@c", customerId).With("@before", before ?? long.MaxValue).With("@n", limit + 1)
             .ExecuteReaderAsync(ct);
         var items = new List<StoredEvent>();

@@ -583,11 +583,8 @@ public static class LedgerStore
     /// </summary>
     public static async Task<long> ReservedAsOfAsync(DbConnection c, Guid tenantId, Guid customerId, DateTimeOffset at, CancellationToken ct)
     {
-        await using var cmd = c.Command(
-            """
-            SELECT payload FROM events WHERE tenant_id = @t AND customer_id = @c AND type = 'redemption' AND received_at <= @at
-              AND (processed_at IS NULL OR processed_at > @at)
-            """);
+        await using var cmd = c.Command(Events.CustomerEvents.Select(Sql.KindOf(c), "e.payload",
+            "e.type = 'redemption' AND e.received_at <= @at AND (e.processed_at IS NULL OR e.processed_at > @at)", null));
         await using var r = await cmd.With("@t", tenantId).With("@c", customerId).With("@at", at).ExecuteReaderAsync(ct);
         long reserved = 0;
         while (await r.ReadAsync(ct)) reserved += JsonSerializer.Deserialize<RedemptionEvent>(r.GetString(0), TallyJson.Options)!.Redemption!.Quantity!.Value;

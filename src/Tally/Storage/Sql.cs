@@ -155,6 +155,9 @@ public static class Sql
         }
     }
 
+    /// <summary>The engine behind a connection.</summary>
+    public static StoreKind KindOf(DbConnection c) => c is SqliteConnection ? StoreKind.Sqlite : StoreKind.Postgres;
+
     /// <summary>SQL for an id column as 32 lowercase hex digits (a Guid's "N" text), on either engine.</summary>
     public static string IdAsHex(DbConnection c, string column) =>
         c is SqliteConnection ? $"lower(hex({column}))" : $"replace(CAST({column} AS TEXT), '-', '')";

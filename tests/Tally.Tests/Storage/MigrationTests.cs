@@ -86,6 +86,40 @@ public sealed class MigrationTests : SqliteDatabaseTest
         Assert.Equal([199_900L, 10_000_000L], amounts); // ten-thousandths
     }
 
+    [Fact]
+    public async Task Events_stored_before_step_13_are_listed_through_the_customer_index_after_it()
+    {
+        var (tenant, customer, other) = (Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid());
+        var ids = Enumerable.Range(0, 3).Select(_ => Guid.NewGuid()).ToArray();
+        await SeedAtVersionAsync(12,
+            """
+            INSERT INTO tenants (tenant_id, name, created_at) VALUES (@t, 'old', 0);
+            INSERT INTO events (tenant_id, event_id, customer_id, type, payload, received_at, status) VALUES (@t, @e0, @c, 'action', '{}', 1, 'processed');
+            INSERT INTO events (tenant_id, event_id, customer_id, type, payload, received_at, status) VALUES (@t, @x, @o, 'action', '{}', 2, 'processed');
+            INSERT INTO events (tenant_id, event_id, customer_id, type, payload, received_at, status) VALUES (@t, @e1, @c, 'action', '{}', 3, 'processed');
+            INSERT INTO events (tenant_id, event_id, customer_id, type, payload, received_at, status) VALUES (@t, @e2, @c, 'action', '{}', 4, 'pending');
+            """,
+            cmd => cmd.With("@t", tenant).With("@c", customer).With("@o", other).With("@x", Guid.NewGuid())
+                .With("@e0", ids[0]).With("@e1", ids[1]).With("@e2", ids[2]));
+
+        await Migrations.MigrateAsync(Db, NullLogger.Instance, default);
+
+        await using var c = await Db.OpenAsync(default);
+        Assert.Equal(4, await CustomerEvents.IndexedUpToAsync(c, default)); // every event before the step is in the index
+        await using (var indexed = c.Command("SELECT COUNT(*) FROM customer_events"))
+        {
+            Assert.Equal(4L, await indexed.ExecuteScalarAsync());
+        }
+
+        await using (var gone = c.Command("SELECT COUNT(*) FROM sqlite_master WHERE name = 'events_customer'"))
+        {
+            Assert.Equal(0L, await gone.ExecuteScalarAsync());
+        }
+
+        var page = await EventData.ListAsync(c, tenant, customer, 10, null, default);
+        Assert.Equal(ids.Reverse(), page.Items.Select(e => e.EventId));
+    }
+
     /// <summary>Migrates the store up to <paramref name="version"/> only and writes rows as that version did.</summary>
     private async Task SeedAtVersionAsync(int version, string sql, Action<System.Data.Common.DbCommand> bind)
     {

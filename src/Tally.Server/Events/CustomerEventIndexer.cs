@@ -6,7 +6,8 @@ namespace Tally.Server.Events;
 
 /// <summary>
 /// SQLite: adds the events stored since its last pass to the customers' event index every
-/// <see cref="TallyOptions.CustomerEventsInterval"/>, in key order (<see cref="CustomerEvents.CatchUpAsync"/>). Nothing depends on it for correctness: what it has not indexed yet, a customer's listing scans.
+/// <see cref="TallyOptions.CustomerEventsInterval"/>, in key order (<see cref="CustomerEvents.CatchUpAsync"/>). Nothing
+/// depends on it for correctness: what it has not indexed yet, a customer's listing scans.
 /// </summary>
 public sealed partial class CustomerEventIndexer(Database db, WriteQueue writes, IOptions<TallyOptions> options, ILogger<CustomerEventIndexer> logger)
     : BackgroundService

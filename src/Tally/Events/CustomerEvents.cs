@@ -9,7 +9,8 @@ namespace Tally.Events;
 /// (<c>customer_events_state.indexed_upto</c>), and every event up to the watermark through <c>customer_events</c>, which
 /// <see cref="CatchUpAsync"/> fills in key order, a few thousand events at a time. A B-tree keyed by customer costs one
 /// random leaf per event when it is written as events arrive; written sorted, a customer's events of a batch share theirs
-/// (docs/decisions.md). On SQLite <c>seq</c> is commit order (one writer), so every event up to the watermark is indexed.
+/// (docs/decisions.md). On SQLite <c>seq</c> is commit order (a write transaction holds the database's one write lock until
+/// it commits), so no event below the watermark can commit after the catch-up that passed it.
 /// </summary>
 public static class CustomerEvents
 {

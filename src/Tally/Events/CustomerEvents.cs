@@ -67,19 +67,7 @@ public static class CustomerEvents
     public static async Task<int> CatchUpAsync(Database db, WriteQueue writes, CancellationToken ct, int batch = DefaultBatch, int chunk = DefaultChunk)
     {
         if (db.Kind != StoreKind.Sqlite) return 0;
-        var (from, keys) = await db.ReadAsync(async c =>
-        {
-            var upto = await IndexedUpToAsync(c, ct);
-            await using var cmd = c.Command(
-                """
-                SELECT tenant_id, customer_id, seq FROM (SELECT tenant_id, customer_id, seq FROM events WHERE seq > @w ORDER BY seq LIMIT @n)
-                ORDER BY tenant_id, customer_id, seq
-                """);
-            await using var r = await cmd.With("@w", upto).With("@n", batch).ExecuteReaderAsync(ct);
-            var found = new List<Key>();
-            while (await r.ReadAsync(ct)) found.Add(new Key(r.GetValue(0), r.GetValue(1), r.GetInt64(2)));
-            return (upto, found);
-        }, ct);
+        var (from, keys) = await ReadKeysAsync(db, batch, ct);
         if (keys.Count == 0) return 0;
 
         var to = keys.Max(k => k.Seq);
@@ -91,6 +79,37 @@ public static class CustomerEvents
         }
 
         return keys.Count;
+    }
+
+    /// <summary>
+    /// The keys of up to <paramref name="batch"/> events after the watermark, in the index's order. Read on a connection of
+    /// its own with a small page cache: the scan passes over pages once, and a pooled reader's cache kept filled by it
+    /// was ≈ 40 MB of resident memory for nothing.
+    /// </summary>
+    private static async Task<(long From, List<Key> Keys)> ReadKeysAsync(Database db, int batch, CancellationToken ct)
+    {
+        await using var c = await db.OpenAsync(ct);
+        await using (var small = c.Command("PRAGMA cache_size = -512"))
+        {
+            await small.ExecuteNonQueryAsync(ct);
+        }
+
+        var upto = await IndexedUpToAsync(c, ct);
+        await using var cmd = c.Command("SELECT tenant_id, customer_id, seq FROM events WHERE seq > @w ORDER BY seq LIMIT @n");
+        await using var r = await cmd.With("@w", upto).With("@n", batch).ExecuteReaderAsync(ct);
+        var found = new List<Key>();
+        while (await r.ReadAsync(ct)) found.Add(new Key(r.GetValue(0), r.GetValue(1), r.GetInt64(2)));
+        found.Sort(InKeyOrder);
+        return (upto, found);
+    }
+
+    /// <summary>The index's order: ids as SQLite compares BLOBs (bytes, then length), then seq.</summary>
+    private static int InKeyOrder(Key a, Key b)
+    {
+        var t = ((byte[])a.Tenant).AsSpan().SequenceCompareTo((byte[])b.Tenant);
+        if (t != 0) return t;
+        var c = ((byte[])a.Customer).AsSpan().SequenceCompareTo((byte[])b.Customer);
+        return c != 0 ? c : a.Seq.CompareTo(b.Seq);
     }
 
     /// <summary>Writes index entries; with <paramref name="advance"/>, moves the watermark from its first value to its second.</summary>

@@ -58,8 +58,8 @@ public static class CustomerEvents
     }
 
     /// <summary>
-    /// Indexes the events stored since the watermark, up to <paramref name="batch"/> of them: reads their keys sorted on a
-    /// reader, writes them through the write queue <paramref name="chunk"/> at a time, and the last chunk moves the watermark
+    /// Indexes the events stored since the watermark, up to <paramref name="batch"/> of them: reads their keys off the writer
+    /// and sorts them, writes them through the write queue <paramref name="chunk"/> at a time, and the last chunk moves the watermark
     /// in its transaction. A crash between chunks leaves the watermark where it was: the next catch-up writes the same keys
     /// again (a duplicate is ignored), and until then readers scan those events. Answers how many events it indexed (0 on
     /// PostgreSQL).

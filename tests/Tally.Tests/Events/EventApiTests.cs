@@ -1,6 +1,8 @@
 using System.Net;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.DependencyInjection;
+using Tally.Events;
+using Tally.Storage;
 using Tally.Tests.Infrastructure;
 
 namespace Tally.Tests.Events;
@@ -249,17 +251,17 @@ public abstract class EventApiTests<TApp>(TApp app) : IClassFixture<TApp>
         }
 
         await PostAsync(5);
-        var db = app.Services.GetRequiredService<Tally.Storage.Database>();
-        if (db.Kind == Tally.Storage.StoreKind.Sqlite)
+        var db = app.Services.GetRequiredService<Database>();
+        if (db.Kind == StoreKind.Sqlite)
         {
             // The server's background pass indexes what was stored (every 50 ms in tests).
             var stored = await db.ReadAsync(async c =>
             {
-                await using var cmd = Tally.Storage.Sql.Command(c, "SELECT MAX(seq) FROM events");
+                await using var cmd = c.Command("SELECT MAX(seq) FROM events");
                 return Convert.ToInt64(await cmd.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture);
             }, default);
             var deadline = DateTime.UtcNow.AddSeconds(20);
-            while (await db.ReadAsync(c => Tally.Events.CustomerEvents.IndexedUpToAsync(c, default), default) < stored)
+            while (await db.ReadAsync(c => CustomerEvents.IndexedUpToAsync(c, default), default) < stored)
             {
                 Assert.True(DateTime.UtcNow < deadline, "the server never indexed the customers' events");
                 await Task.Delay(20);

@@ -6,25 +6,14 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-as_postgres() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+. bench/postgres.sh
 
 if [ -z "${TALLY_TEST_POSTGRES:-}" ]; then
-  pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
-  if [ -z "$pgbin" ]; then
-    echo "Installing PostgreSQL (Debian package postgresql)..."
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq && apt-get install -y -qq postgresql >/dev/null
-    pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
-  fi
-  pgdir=$(mktemp -d /tmp/tally-pg.XXXXXX)
-  [ "$(id -u)" = 0 ] && chown postgres "$pgdir"
-  port=$(( 20000 + RANDOM % 20000 ))
-  as_postgres "$pgbin/initdb" -D "$pgdir/data" -U postgres --auth=trust -E UTF8 >/dev/null
   # fsync off: the tests kill Tally, never the machine, so PostgreSQL's own flushes add only time.
-  as_postgres "$pgbin/pg_ctl" -D "$pgdir/data" -l "$pgdir/log" -w -o "-p $port -k $pgdir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300" start >/dev/null
-  trap 'as_postgres "$pgbin/pg_ctl" -D "$pgdir/data" -m immediate stop >/dev/null 2>&1 || true; rm -rf "$pgdir"' EXIT
-  export TALLY_TEST_POSTGRES="Host=127.0.0.1;Port=$port;Username=postgres"
-  echo "PostgreSQL $("$pgbin/postgres" --version | awk '{print $3}') on port $port"
+  start_postgres fsync=off
+  trap stop_postgres EXIT
+  export TALLY_TEST_POSTGRES="$pg_conn"
+  echo "PostgreSQL $("$pgbin/postgres" --version | awk '{print $3}') on port $pgport"
 fi
 
 log=$(mktemp)

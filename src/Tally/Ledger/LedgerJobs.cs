@@ -138,14 +138,15 @@ public sealed class CalendarJobHandler : IJobHandler
             while (await r.ReadAsync(ct)) todo.Add((r.GetGuidValue(0), r.GetGuidValue(1)));
         }
 
-        await using var mark = ctx.Connection.Command("UPDATE customers SET calendar_planned = @t WHERE tenant_id = @tenant AND customer_id = @c", ctx.Tx);
         foreach (var (tenant, id) in todo)
         {
             var customer = await CustomerData.GetAsync(ctx.Connection, ctx.Tx, tenant, id, ct);
             if (customer is null) continue;
             var (settings, _) = await LedgerStore.SettingsAsync(ctx.Connection, ctx.Tx, tenant, ct);
             await PlanAsync(ctx, tenant, customer, settings, null, ctx.Now, ct);
-            mark.Parameters.Clear();
+            // A command per customer: an NpgsqlCommand run again with its parameters cleared and added anew, once Npgsql had
+            // auto-prepared it, no longer marked the customer it named, so passes planned the same customers over and over.
+            await using var mark = ctx.Connection.Command("UPDATE customers SET calendar_planned = @t WHERE tenant_id = @tenant AND customer_id = @c", ctx.Tx);
             await mark.With("@t", true).With("@tenant", tenant).With("@c", id).ExecuteNonQueryAsync(ct);
         }
 

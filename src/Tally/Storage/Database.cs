@@ -26,10 +26,24 @@ public sealed class Database : IAsyncDisposable
         Kind = kind;
         this.connectionString = connectionString;
         Description = description;
-        // No Max Auto Prepare: with it, Npgsql 10.0.3 was seen to run statements of this code base with wrong
-        // results under concurrency (a duplicate key on freshly derived ids, an insert reporting 0 rows), so
-        // PostgreSQL statements stay unprepared until that is understood.
-        if (kind == StoreKind.Postgres) dataSource = NpgsqlDataSource.Create(connectionString);
+        if (kind == StoreKind.Postgres) dataSource = NpgsqlDataSource.Create(WithAutoPrepare(connectionString));
+    }
+
+    /// <summary>Npgsql prepares this many of a connection's most used statements unless the connection string says otherwise.</summary>
+    public const int PostgresAutoPrepared = 64;
+
+    /// <summary>
+    /// The connection string with Npgsql's auto-prepare on (<see cref="PostgresAutoPrepared"/> statements per connection)
+    /// when it does not set <c>Max Auto Prepare</c> itself: a statement is then parsed and planned once per connection rather
+    /// than on every run (docs/decisions.md, "Prepared statements"). What this code must not do on PostgreSQL is run one
+    /// command object again with its parameters cleared and added anew: once Npgsql had prepared such a command, its runs no
+    /// longer did what their new values said (the calendar planner's marks missed the customers they named).
+    /// </summary>
+    public static string WithAutoPrepare(string connectionString)
+    {
+        var given = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = connectionString };
+        if (given.ContainsKey("Max Auto Prepare") || given.ContainsKey("MaxAutoPrepare")) return connectionString;
+        return new NpgsqlConnectionStringBuilder(connectionString) { MaxAutoPrepare = PostgresAutoPrepared }.ConnectionString;
     }
 
     public StoreKind Kind { get; }

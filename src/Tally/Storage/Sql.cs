@@ -25,8 +25,9 @@ public static class Sql
     /// </summary>
     /// <remarks>
     /// SQLite only: Microsoft.Data.Sqlite parses a new command's text on every first execution. A reused
-    /// NpgsqlCommand with re-added parameters was seen to report a conflict that was not there (as was Npgsql's
-    /// own auto-prepare, see Database), so other engines get a fresh command, which needs no disposing.
+    /// NpgsqlCommand with re-added parameters was seen to report a conflict that was not there, and once auto-prepared
+    /// to run with other values than its new ones (see Database.WithAutoPrepare), so other engines get a fresh command
+    /// (Npgsql prepares its text once per connection anyway), which needs no disposing.
     /// </remarks>
     public static DbCommand Prepared(this DbConnection connection, string sql, DbTransaction? tx)
     {

@@ -6,8 +6,8 @@
 # customers (5,000 by default; fewer make loyal customers with many open lots); TALLY_DRAIN_PROGRAM=<json> puts that
 # program (PUT /api/v1/program, e.g. spend-based tiers) before the orders are queued; TALLY_DRAIN_WARMUP=<s> (4 by default)
 # is how long a drain runs before it is measured (with 1,000 rules the JIT is still busy after 4 s: give it 10 and enough
-# orders to last beyond); TALLY_DRAIN_KEEP=<dir> keeps the last drained store there (e.g. for sqlite3's dbstat). Besides the
-# time and CPU, each drain prints the bytes and write calls the server made per order. TALLY_DRAIN_POSTGRES=1 runs it on
+# orders to last beyond); TALLY_DRAIN_KEEP=<dir> keeps the last drain's server log there, and its SQLite store (e.g. for sqlite3's dbstat). Besides the
+# time and CPU (TALLY_DRAIN_LOG=<level> sets the server log's level, Warning by default), each drain prints the bytes and write calls the server made per order. TALLY_DRAIN_POSTGRES=1 runs it on
 # PostgreSQL instead (a throw-away cluster from bench/postgres.sh, fsync on; each drain on a copy of the seeded database
 # made with CREATE DATABASE ... TEMPLATE); the CPU per order then adds PostgreSQL's processes to the server's. Loopback only.
 set -euo pipefail
@@ -48,7 +48,7 @@ fi
 # start APP DIR: the server from DIR (its data in DIR/data), as a user runs it; sets $pid.
 start() {
   local store=(); [ -n "$pg_db" ] && store=("ConnectionStrings__Postgres=$pg_conn;Database=$pg_db")
-  (cd "$2" && exec env "${store[@]}" TALLY_BOOTSTRAP_API_KEY=bench-key Logging__LogLevel__Default=Warning \
+  (cd "$2" && exec env "${store[@]}" TALLY_BOOTSTRAP_API_KEY=bench-key Logging__LogLevel__Default="${TALLY_DRAIN_LOG:-Warning}" \
     dotnet "$1/Tally.Server.dll" --urls "http://127.0.0.1:$port" >>"$2/server.log" 2>&1) &
   pid=$!
   for _ in $(seq 150); do curl -fs "http://127.0.0.1:$port/health" >/dev/null && return 0; sleep 0.2; done
@@ -96,7 +96,10 @@ for round in $(seq "$rounds"); do
     while [ "$(queue)" != "0" ]; do sleep 0.5; done
     c1=$(cpu); read -r w1 s1 <<<"$(written)"; t1=$(date +%s.%N)
     stop
-    if [ -n "${TALLY_DRAIN_KEEP:-}" ] && [ -z "$postgres" ]; then rm -rf "$TALLY_DRAIN_KEEP"; cp -r "$run/data" "$TALLY_DRAIN_KEEP"; fi
+    if [ -n "${TALLY_DRAIN_KEEP:-}" ]; then
+      rm -rf "$TALLY_DRAIN_KEEP"; mkdir -p "$TALLY_DRAIN_KEEP"; cp "$run/server.log" "$TALLY_DRAIN_KEEP/"
+      if [ -z "$postgres" ]; then cp -r "$run/data/." "$TALLY_DRAIN_KEEP/"; fi
+    fi
     name=this; [ "$app" = "$work/base" ] && name="base ($base)"
     awk -v r="$round" -v n="$name" -v left="$left" -v t0="$t0" -v t1="$t1" -v c0="$c0" -v c1="$c1" \
       -v w="$((w1 - w0))" -v s="$((s1 - s0))" 'BEGIN {
@@ -104,7 +107,7 @@ for round in $(seq "$rounds"); do
         r, n, left, t1 - t0, left / (t1 - t0), (c1 - c0) * 10000 / left, w / 1024 / left, s / left }'
     if [ -n "$postgres" ]; then
       $pg_psql -d run -F ' | ' -c "SELECT round(total_exec_time::numeric * 1000 / $left) AS us_per_order, calls, round(mean_exec_time::numeric * 1000) AS us_per_call,
-        regexp_replace(left(query, 110), '\s+', ' ', 'g') FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 12"
+        regexp_replace(left(query, 110), '\s+', ' ', 'g') FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 20"
     fi
   done
 done

@@ -58,6 +58,9 @@ public static class EventData
 {
     internal const string Columns = "seq, event_id, customer_id, type, name_space, received_at, status, error, payload, processed_at, tenant_id";
 
+    /// <summary>How many <see cref="Columns"/> there are: a query may select more after them.</summary>
+    internal const int ColumnCount = 11;
+
     /// <summary><see cref="Columns"/> of <c>events e</c>.</summary>
     private const string JoinedColumns = "e.seq, e.event_id, e.customer_id, e.type, e.name_space, e.received_at, e.status, e.error, e.payload, e.processed_at, e.tenant_id";
 

@@ -64,7 +64,7 @@ public sealed class RuleProcessing(RuleBook book)
         // An event whose assessment committed (its trace is the mark) is never assessed again: re-queued by hand,
         // it would otherwise meet the customer's later state (segments, balance) and decide differently. A crash
         // rolls the mark back with everything else, so that replay assesses from scratch, against the same state.
-        if (await RuleState.TraceAsync(ctx.Connection, ctx.Tx, e.Seq, ct) is not null) return;
+        if (ctx.Assessed is { } assessed ? assessed.Contains(e.Seq) : await RuleState.TraceAsync(ctx.Connection, ctx.Tx, e.Seq, ct) is not null) return;
         var customer = await LoadCustomerAsync(ctx, e.TenantId, e.CustomerId, ctx.Db.ForUpdate, ct);
         if (customer is null) return;
 
@@ -102,7 +102,8 @@ public sealed class RuleProcessing(RuleBook book)
 
             await EarnAllAsync(ctx, e, awards, ct);
             var json = JsonSerializer.Serialize(AssessmentRecord.Of(setVersion, ctx.Now, customer, facts), TraceJson);
-            await RuleState.SaveTraceAsync(ctx.Connection, ctx.Tx, e.Seq, json, ct);
+            if (ctx.Traces is { } traces) traces.Add((e.Seq, json));
+            else await RuleState.SaveTraceAsync(ctx.Connection, ctx.Tx, e.Seq, json, ct);
 
             return;
         }

@@ -131,6 +131,21 @@ public static class RuleState
         await cmd.With("@s", seq).With("@trace", trace).ExecuteNonQueryAsync(ct);
     }
 
+    /// <summary>Keeps the traces of a batch's events (as <see cref="SaveTraceAsync"/> each), in as few statements as the store allows.</summary>
+    public static async Task SaveTracesAsync(DbConnection c, DbTransaction tx, IReadOnlyList<(long Seq, string Trace)> traces, CancellationToken ct)
+    {
+        if (c is Microsoft.Data.Sqlite.SqliteConnection)
+        {
+            // In process, a statement costs no round trip: the plain one per event stays the cheapest.
+            foreach (var (seq, trace) in traces) await SaveTraceAsync(c, tx, seq, trace, ct);
+            return;
+        }
+
+        // UPDATE ... FROM (VALUES ...): PostgreSQL names the columns of an unaliased VALUES list column1, column2, ...
+        await c.ExecuteRowsAsync(tx, "UPDATE events SET trace = v.column2 FROM (", ") AS v WHERE events.seq = v.column1", traces,
+            t => [t.Seq, t.Trace], ct);
+    }
+
     /// <summary>The assessment record of the event at <paramref name="seq"/>; null when it was never assessed.</summary>
     public static async Task<string?> TraceAsync(DbConnection c, DbTransaction? tx, long seq, CancellationToken ct)
     {

@@ -67,6 +67,19 @@ public static class LedgerStore
     /// </summary>
     public static async Task<(ProgramSettings Settings, int Version)> SettingsAsync(DbConnection c, DbTransaction? tx, Guid tenantId, CancellationToken ct)
     {
+        // In a write-queue transaction the program is read once (TransactionMemo): a batch of events reads it once per tenant,
+        // not once per event and movement (on PostgreSQL a round trip each), and sees one program throughout.
+        var memo = TransactionMemo.Of(tx);
+        if (memo is not null && memo.TryGetValue((SettingsMemo, tenantId), out var kept)) return ((ProgramSettings, int))kept;
+        var read = await ReadSettingsAsync(c, tx, tenantId, ct);
+        memo?[(SettingsMemo, tenantId)] = read;
+        return read;
+    }
+
+    private const string SettingsMemo = "program settings";
+
+    private static async Task<(ProgramSettings Settings, int Version)> ReadSettingsAsync(DbConnection c, DbTransaction? tx, Guid tenantId, CancellationToken ct)
+    {
         var cmd = c.Hot("SELECT json, version FROM program_settings WHERE tenant_id = @t", tx);
         await using var r = await cmd.With("@t", tenantId).ExecuteReaderAsync(ct);
         if (!await r.ReadAsync(ct)) return (ProgramSettings.Default, 0);
@@ -88,6 +101,8 @@ public static class LedgerStore
             """, tx);
         var (before, _) = await SettingsAsync(c, tx, tenantId, ct);
         var version = Convert.ToInt32(await cmd.With("@t", tenantId).With("@j", settings.ToJson()).With("@now", now).ExecuteScalarAsync(ct), CultureInfo.InvariantCulture);
+        // Later units of the same write batch see the new program.
+        TransactionMemo.Of(tx)?[(SettingsMemo, tenantId)] = (settings, version);
         if (TierRules(before) != TierRules(settings))
         {
             if (MeasuresSpend(settings) && !MeasuresSpend(before))

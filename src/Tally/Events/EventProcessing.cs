@@ -126,7 +126,8 @@ public static class EventProcessing
         cursor.MorePending = claimed.Count == limit;
         if (db.Kind == StoreKind.Postgres) claimed = await KeepCustomersWeOwnAsync(c, tx, claimed, ct);
 
-        var ctx = new ProcessingContext(db, c, tx, now) { Assessed = assessed, Traces = [] };
+        var traces = new List<(long Seq, string Trace)>();
+        var ctx = new ProcessingContext(db, c, tx, now) { Assessed = assessed, Traces = traces };
         var handled = 0;
         List<(long Seq, string Error)>? refused = null;
         foreach (var e in claimed)
@@ -145,7 +146,7 @@ public static class EventProcessing
         cursor.Current = null;
         // One "processed" mark for the batch: it commits with the events' effects, or rolls back with them. An event that
         // could not take effect is marked failed with its reason instead.
-        await RuleState.SaveTracesAsync(c, tx, ctx.Traces, ct);
+        await RuleState.SaveTracesAsync(c, tx, traces, ct);
         foreach (var (seq, error) in refused ?? []) await MarkFailedAsync(c, tx, seq, error, now, ct);
         await MarkProcessedAsync(c, tx, refused is null ? claimed.Take(handled) : claimed.Take(handled).Where(e => !refused.Exists(r => r.Seq == e.Seq)), now, ct);
         return handled;

@@ -1,3 +1,5 @@
+using NodaTime;
+using Tally.Ledger;
 using Tally.Rules;
 using Tally.Storage;
 using Tally.Tests.Infrastructure;
@@ -9,8 +11,9 @@ public sealed class TransactionMemoOnSqlite() : TransactionMemoTests("sqlite");
 public sealed class TransactionMemoOnPostgres() : TransactionMemoTests("postgres");
 
 /// <summary>
-/// A write-queue transaction remembers the tenant's rule-set version for its own length only: a batch reads it once, the
-/// next transaction reads it again (Npgsql hands out the same transaction object again, so the memo must end with it).
+/// A write-queue transaction remembers the tenant's rule-set version and program for its own length only: a batch reads
+/// them once, the next transaction reads them again (Npgsql hands out the same transaction object again, so the memo must
+/// end with it); a publish or a program saved in the transaction is what its later readers see.
 /// </summary>
 public abstract class TransactionMemoTests(string kind) : QueuedStoreTest(kind)
 {
@@ -53,6 +56,30 @@ public abstract class TransactionMemoTests(string kind) : QueuedStoreTest(kind)
         Assert.Equal(1L, await Db.ReadAsync(c => RuleData.SetVersionAsync(c, null, tenant, default), default));
         Assert.False(await Queue.WriteAsync((c, tx) => RuleData.HasActiveRulesAsync(c, tx, tenant, "action", default)));
         Assert.True(await Queue.WriteAsync((c, tx) => RuleData.HasActiveRulesAsync(c, tx, tenant, "order", default)));
+    }
+
+    [Fact]
+    public async Task The_program_is_read_once_per_write_transaction_and_a_save_in_it_is_seen()
+    {
+        var tenant = Guid.NewGuid();
+        var now = DateTimeOffset.Parse("2026-03-01T00:00:00Z", System.Globalization.CultureInfo.InvariantCulture);
+        var paris = ProgramSettings.Default with { TimeZone = DateTimeZoneProviders.Tzdb["Europe/Paris"] };
+        await Queue.WriteAsync(async (c, tx) =>
+        {
+            Assert.Equal((ProgramSettings.Default, 0), await LedgerStore.SettingsAsync(c, tx, tenant, default));
+            var version = await LedgerStore.SaveSettingsAsync(c, tx, tenant, paris, now, default);
+            Assert.Equal((paris, version), await LedgerStore.SettingsAsync(c, tx, tenant, default));
+
+            // Changed behind the memo's back: the transaction keeps the program it read.
+            await using (var cmd = c.Command("UPDATE program_settings SET version = version + 10 WHERE tenant_id = @t", tx))
+                await cmd.With("@t", tenant).ExecuteNonQueryAsync();
+            Assert.Equal(version, (await LedgerStore.SettingsAsync(c, tx, tenant, default)).Version);
+            return true;
+        });
+
+        var (settings, stored) = await Queue.WriteAsync((c, tx) => LedgerStore.SettingsAsync(c, tx, tenant, default));
+        Assert.Equal("Europe/Paris", settings.TimeZone.Id);
+        Assert.Equal(11, stored);
     }
 
     private static (RuleDocument Doc, string Json) Document(string eventType)
